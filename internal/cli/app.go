@@ -1,0 +1,101 @@
+// Package cli is the rw command line: one file per subcommand, all built on
+// urfave/cli. It owns the output rules below and the exit codes; everything
+// else (serving, talking to the server, the PKI) lives in the packages it
+// calls.
+//
+// Output rules, for every command: data goes to stdout, diagnostics to stderr
+// as "rw: error: ..." followed by "rw: hint: ..." lines when there is a next
+// step to suggest, lower case and without a trailing period.
+//
+// Exit codes: 0 success, 1 a failure reported by the server, the network or
+// the system, 2 a usage error.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	ucli "github.com/urfave/cli/v2"
+)
+
+// Exit codes shared by every command.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// usageError marks an error in the command line itself.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// hintError carries an error and the next step a user can take.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
+// commands lists every subcommand; each lives in its own file.
+var commands []*ucli.Command
+
+// Run runs the rw command line with args (args[0] is the program name) and
+// returns the process exit code. Only main exits.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := &ucli.App{
+		Name:                 "rw",
+		Usage:                "run jobs on a remote worker over mutual TLS",
+		Version:              versionString(),
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		Commands:             commands,
+		EnableBashCompletion: false,
+		HideHelpCommand:      true,
+		// Errors are printed by Run, once, in the rw format.
+		ExitErrHandler: func(*ucli.Context, error) {},
+		OnUsageError: func(_ *ucli.Context, err error, _ bool) error {
+			return &usageError{msg: err.Error()}
+		},
+		Action: func(c *ucli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q", c.Args().First())
+			}
+			return ucli.ShowAppHelp(c)
+		},
+	}
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	return report(stderr, err)
+}
+
+// report prints err in the rw format and returns its exit code.
+func report(stderr io.Writer, err error) int {
+	code := exitFailure
+	var ue *usageError
+	if errors.As(err, &ue) {
+		code = exitUsage
+	}
+	var ec ucli.ExitCoder
+	if errors.As(err, &ec) && ue == nil {
+		code = ec.ExitCode()
+	}
+	fmt.Fprintf(stderr, "rw: error: %s\n", err)
+	var he *hintError
+	if errors.As(err, &he) {
+		fmt.Fprintf(stderr, "rw: hint: %s\n", he.hint)
+	} else if ue != nil {
+		fmt.Fprintln(stderr, "rw: hint: see 'rw --help' or 'rw COMMAND --help'")
+	}
+	return code
+}

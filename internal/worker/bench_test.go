@@ -1,0 +1,56 @@
+package worker
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// BenchmarkStartToRunning measures the time from Start to the moment the
+// job's process runs, for a trivial job, on an idle pool.
+func BenchmarkStartToRunning(b *testing.B) {
+	running := make(chan int64, 1)
+	p := newPool(b, Config{OnChange: func(s Snapshot) {
+		if s.Status == StatusRunning {
+			running <- s.ID
+		}
+	}})
+	for b.Loop() {
+		id, err := p.Start(Spec{Path: helperName, Args: []string{"exit", "0"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-running
+		b.StopTimer()
+		wait(b, p, id)
+		b.StartTimer()
+	}
+}
+
+// BenchmarkFollowThroughput measures how fast a follower receives the output
+// of a job that writes 1 GiB.
+func BenchmarkFollowThroughput(b *testing.B) {
+	const size = 1 << 30
+	p := newPool(b, Config{MaxOutput: size})
+	b.SetBytes(size)
+	buf := make([]byte, 256<<10)
+	for b.Loop() {
+		id, err := p.Start(Spec{Path: helperName, Args: []string{"flood", strconv.Itoa(size)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		r, err := p.Follow(ctx, id, 0, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.CopyBuffer(io.Discard, r, buf)
+		r.Close()
+		cancel()
+		if err != nil || n != size {
+			b.Fatalf("followed %d bytes, %v; want %d", n, err, size)
+		}
+	}
+}

@@ -1,0 +1,17 @@
+// Package worker runs executables ("jobs") on a fixed pool of workers and keeps
+// their output.
+//
+// A job is started once, from a file inside a configured jobs directory, with
+// exactly the arguments it was given: no shell, no inherited environment,
+// stdin from /dev/null. It moves from StatusStarting to StatusRunning and then
+// to exactly one final status (StatusFinished, StatusFailed or StatusStopped);
+// a job in a final status never runs again.
+//
+// The output of a job (stdout and stderr merged in write order) is spooled to
+// a file in a data directory so that the memory of the process does not grow
+// with the volume of output, and any number of readers can follow it.
+//
+// The package knows nothing of HTTP, JSON, TLS or the command line: the API
+// server and the tests are its users, and they map its sentinel errors to
+// whatever their callers understand.
+package worker

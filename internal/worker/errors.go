@@ -1,0 +1,30 @@
+package worker
+
+import "errors"
+
+// Sentinel errors returned by the Pool. Callers test them with errors.Is; the
+// wrapping error says which job or file they concern.
+var (
+	// ErrNotFound means no job has the given id.
+	ErrNotFound = errors.New("job not found")
+
+	// ErrNoSuchFile means the requested executable does not exist in the jobs
+	// directory.
+	ErrNoSuchFile = errors.New("no such file in the jobs directory")
+
+	// ErrNotAllowed means the requested path is refused: it leaves the jobs
+	// directory, names a directory or another non-regular file, or is not
+	// executable.
+	ErrNotAllowed = errors.New("path not allowed")
+
+	// ErrQueueFull means the queue of jobs waiting for a worker is full; the
+	// caller may try again later.
+	ErrQueueFull = errors.New("job queue is full")
+
+	// ErrShuttingDown means the pool no longer accepts jobs.
+	ErrShuttingDown = errors.New("worker pool is shutting down")
+)
+
+// ErrInvalidArgs means an argument cannot be passed to a process, such as one
+// holding a NUL byte.
+var ErrInvalidArgs = errors.New("invalid arguments")

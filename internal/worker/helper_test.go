@@ -1,0 +1,205 @@
+package worker
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// helperName is the name under which the test binary is copied into the
+// test jobs directory. Run under that name, it acts as a job (the os/exec
+// helper-process pattern): jobs get no environment from the server, so the
+// dispatch is on argv[0], which the pool sets to the job's path.
+const helperName = "helper"
+
+// jobsDir holds a copy of the test binary as helperName.
+var jobsDir string
+
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == helperName {
+		os.Exit(runHelper(os.Args[1:]))
+	}
+	dir, err := os.MkdirTemp("", "rw-worker-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	jobsDir = dir
+	if err := copyExecutable(os.Args[0], filepath.Join(dir, helperName)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := 0
+	// goleak checks that no test left a goroutine behind.
+	if err := goleak.Find(); err != nil {
+		fmt.Fprintln(os.Stderr, "goroutines running before the tests:", err)
+	}
+	code = m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// runHelper is the job side of the tests. Each command does one thing a real
+// job might do.
+func runHelper(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "helper: no command")
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "echo": // print the arguments, one per line, to stdout and stderr alternately
+		for i, a := range args {
+			w := os.Stdout
+			if i%2 == 1 {
+				w = os.Stderr
+			}
+			fmt.Fprintln(w, a)
+		}
+		return 0
+	case "exit": // exit with the given code
+		code, _ := strconv.Atoi(args[0])
+		fmt.Println("exiting with", code)
+		return code
+	case "sleep": // print "ready", then sleep
+		d, _ := time.ParseDuration(args[0])
+		fmt.Println("ready")
+		time.Sleep(d)
+		return 0
+	case "ignore-term": // ignore SIGTERM, print "ready", sleep long
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ready")
+		time.Sleep(time.Hour)
+		return 0
+	case "kill-self": // die by SIGKILL
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		time.Sleep(time.Hour)
+		return 0
+	case "tree": // start a child that starts a grandchild; print every pid; sleep
+		// argv: tree [ignore-term]
+		fmt.Println("pid", os.Getpid())
+		if err := startSelf("tree-child", args...); err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		time.Sleep(time.Hour)
+		return 0
+	case "tree-child":
+		fmt.Println("pid", os.Getpid())
+		if err := startSelf("tree-leaf", args...); err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		if len(args) > 0 && args[0] == "ignore-term" {
+			signal.Ignore(syscall.SIGTERM)
+		}
+		time.Sleep(time.Hour)
+		return 0
+	case "tree-leaf":
+		if len(args) > 0 && args[0] == "ignore-term" {
+			signal.Ignore(syscall.SIGTERM)
+		}
+		fmt.Println("pid", os.Getpid())
+		fmt.Println("ready")
+		time.Sleep(time.Hour)
+		return 0
+	case "orphan": // start a grandchild that keeps the output open, then exit
+		if err := startSelf("sleep", "1h"); err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		return 0
+	case "escape": // start a process in a new session that holds the output, then exit
+		c := exec.Command("/proc/self/exe")
+		c.Args = []string{helperName, "sleep", "10s"}
+		c.Stdout, c.Stderr = os.Stdout, os.Stderr
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := c.Start(); err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		fmt.Println("pid", c.Process.Pid)
+		return 0
+	case "bytes": // write every byte value 0..255, n times
+		n, _ := strconv.Atoi(args[0])
+		var b [256]byte
+		for i := range b {
+			b[i] = byte(i)
+		}
+		for range n {
+			os.Stdout.Write(b[:])
+		}
+		return 0
+	case "flood": // write n bytes in 64 KiB writes
+		n, _ := strconv.ParseInt(args[0], 10, 64)
+		buf := make([]byte, 64<<10)
+		for i := range buf {
+			buf[i] = 'a' + byte(i%26)
+		}
+		for n > 0 {
+			k := min(n, int64(len(buf)))
+			if _, err := os.Stdout.Write(buf[:k]); err != nil {
+				return 1
+			}
+			n -= k
+		}
+		return 0
+	case "env": // print the environment
+		for _, e := range os.Environ() {
+			fmt.Println(e)
+		}
+		return 0
+	case "stdin": // report what stdin holds
+		b, err := io.ReadAll(os.Stdin)
+		fmt.Printf("stdin %d bytes err=%v\n", len(b), err)
+		return 0
+	case "args": // print the number of arguments and each one quoted
+		fmt.Println(len(args))
+		for _, a := range args {
+			fmt.Printf("%q\n", a)
+		}
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "helper: unknown command", cmd)
+	return 2
+}
+
+// startSelf starts this binary again as a helper with the given command.
+func startSelf(cmd string, args ...string) error {
+	c := exec.Command("/proc/self/exe")
+	c.Args = append([]string{helperName, cmd}, args...)
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	return c.Start()
+}

@@ -1,0 +1,156 @@
+package worker
+
+import (
+	"os"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Status is the state of a job. A job moves from StatusStarting to
+// StatusRunning and ends in exactly one of the final statuses.
+type Status string
+
+const (
+	// StatusStarting means the job was accepted and waits for, or is being
+	// taken by, a worker.
+	StatusStarting Status = "starting"
+	// StatusRunning means the job's process has been started.
+	StatusRunning Status = "running"
+	// StatusFinished means the process exited with code 0.
+	StatusFinished Status = "finished"
+	// StatusFailed means the process exited with a non-zero code, was killed
+	// by a signal that Stop did not send, or could not be started.
+	StatusFailed Status = "failed"
+	// StatusStopped means Stop ended the job, or removed it from the queue
+	// before it started.
+	StatusStopped Status = "stopped"
+)
+
+// Final reports whether s is a final status, after which the job never runs
+// again.
+func (s Status) Final() bool {
+	return s == StatusFinished || s == StatusFailed || s == StatusStopped
+}
+
+// Spec describes a job to start.
+type Spec struct {
+	// Owner is the name of the user the job belongs to. The pool stores it
+	// and does not interpret it.
+	Owner string
+	// Path names the executable, relative to the jobs directory.
+	Path string
+	// Args are passed to the executable as they are, without a shell.
+	Args []string
+}
+
+// Snapshot is a copy of a job's state at one moment. It shares no memory with
+// the pool and may be kept and read freely.
+type Snapshot struct {
+	ID     int64
+	Owner  string
+	Path   string
+	Args   []string
+	Status Status
+	// ExitCode is nil until the process has ended. A process killed by a
+	// signal has 128 plus the signal number, as shells report it.
+	ExitCode *int
+	// Reason explains a failure or a stop in a sentence; it is empty for a
+	// job that finished.
+	Reason string
+	// PID is the process id while and after the job ran; 0 if it never
+	// started.
+	PID       int
+	CreatedAt time.Time
+	StartedAt time.Time // zero until running
+	EndedAt   time.Time // zero until final
+	// OutputSize is the number of output bytes kept so far.
+	OutputSize int64
+	// OutputTruncated is true when the job wrote more than the per-job cap
+	// and the excess was dropped.
+	OutputTruncated bool
+}
+
+// job is the live state of one job. Fields below mu are guarded by it; the
+// others are set once before the job is published and never change.
+type job struct {
+	id      int64
+	spec    Spec
+	created time.Time
+	out     *output
+	// done is closed when the job reaches its final status.
+	done chan struct{}
+	// stopc is closed (once, through stopOnce) when Stop is called.
+	stopc    chan struct{}
+	stopOnce sync.Once
+
+	mu       sync.Mutex
+	exe      *os.File // the validated executable, until the process starts
+	spool    *os.File // the output file, open for writing until the process starts
+	status   Status
+	exitCode *int
+	reason   string
+	pid      int
+	started  time.Time
+	ended    time.Time
+	stopping bool // Stop was called; the final status will be StatusStopped
+}
+
+// snapshot copies the job's state under its lock.
+func (j *job) snapshot() Snapshot {
+	j.mu.Lock()
+	s := Snapshot{
+		ID:        j.id,
+		Owner:     j.spec.Owner,
+		Path:      j.spec.Path,
+		Args:      slices.Clone(j.spec.Args),
+		Status:    j.status,
+		Reason:    j.reason,
+		PID:       j.pid,
+		CreatedAt: j.created,
+		StartedAt: j.started,
+		EndedAt:   j.ended,
+	}
+	if j.exitCode != nil {
+		code := *j.exitCode
+		s.ExitCode = &code
+	}
+	j.mu.Unlock()
+	s.OutputSize, s.OutputTruncated = j.out.stat()
+	return s
+}
+
+// requestStop marks the job as being stopped and wakes its runner. It reports
+// whether the job was already final.
+func (j *job) requestStop() (final bool) {
+	j.mu.Lock()
+	final = j.status.Final()
+	if !final {
+		j.stopping = true
+	}
+	j.mu.Unlock()
+	if !final {
+		j.stopOnce.Do(func() { close(j.stopc) })
+	}
+	return final
+}
+
+// finish records the final status, closes the executable and the spool file
+// if they were never used and wakes everyone waiting on done. It must be called exactly once.
+func (j *job) finish(status Status, exitCode *int, reason string) {
+	j.mu.Lock()
+	j.status = status
+	j.exitCode = exitCode
+	j.reason = reason
+	j.ended = time.Now()
+	exe, spool := j.exe, j.spool
+	j.exe, j.spool = nil, nil
+	j.mu.Unlock()
+	if exe != nil {
+		exe.Close()
+	}
+	if spool != nil {
+		spool.Close()
+	}
+	close(j.done)
+}

@@ -1,0 +1,165 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+)
+
+// output is the spooled output of one job: a file that only the job's copier
+// appends to, and a size that readers may read up to. Readers never block the
+// writer: they are woken through a channel that the writer closes after each
+// write and replaces, so there is no polling and no per-reader buffer.
+type output struct {
+	path string
+	max  int64
+
+	mu        sync.Mutex
+	size      int64         // bytes written to the file and visible to readers
+	truncated bool          // output past max was dropped
+	closed    bool          // no more bytes will come
+	wake      chan struct{} // closed on the next change of size or closed
+}
+
+func newOutput(path string, max int64) *output {
+	return &output{path: path, max: max, wake: make(chan struct{})}
+}
+
+// stat returns the current size and whether output was dropped.
+func (o *output) stat() (int64, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.size, o.truncated
+}
+
+// state returns what a reader needs to decide whether to read, wait or stop.
+func (o *output) state() (size int64, closed bool, wake <-chan struct{}) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.size, o.closed, o.wake
+}
+
+// grow publishes n more bytes (and truncation) and wakes the readers.
+func (o *output) grow(n int64, truncated bool) {
+	o.mu.Lock()
+	o.size += n
+	o.truncated = o.truncated || truncated
+	close(o.wake)
+	o.wake = make(chan struct{})
+	o.mu.Unlock()
+}
+
+// close marks the output complete and wakes the readers for the last time.
+func (o *output) close() {
+	o.mu.Lock()
+	o.closed = true
+	close(o.wake)
+	o.wake = make(chan struct{})
+	o.mu.Unlock()
+}
+
+// copyFrom reads r until EOF or an error and appends what it reads to the
+// spool file, up to the cap; past the cap it keeps reading, so the job never
+// blocks on a full pipe, and drops the bytes. It closes the output when done.
+func (o *output) copyFrom(r io.Reader, f *os.File) {
+	defer o.close()
+	defer f.Close()
+	buf := make([]byte, 32*1024)
+	var written int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			keep := int64(n)
+			if room := o.max - written; keep > room {
+				keep = room
+			}
+			if keep > 0 {
+				if _, werr := f.Write(buf[:keep]); werr != nil {
+					// A full disk must not stall the job: drop the rest and
+					// say so through the truncated flag.
+					o.grow(0, true)
+					written = o.max
+					keep = 0
+				}
+			}
+			written += keep
+			o.grow(keep, keep < int64(n))
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Reader reads a job's output from an offset. In follow mode it waits for new
+// bytes until the job has ended and every byte was delivered; otherwise it
+// ends at the bytes written so far. A Reader must be closed.
+type Reader struct {
+	ctx    context.Context
+	out    *output
+	f      *os.File
+	off    int64
+	follow bool
+}
+
+func (o *output) open(ctx context.Context, offset int64, follow bool) (*Reader, error) {
+	f, err := os.Open(o.path)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{ctx: ctx, out: o, f: f, off: offset, follow: follow}, nil
+}
+
+// Read implements io.Reader. It returns io.EOF at the end of the output, and
+// the context's error if the context ends while it waits.
+func (r *Reader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		size, closed, wake := r.out.state()
+		if r.off < size {
+			if rest := size - r.off; int64(len(p)) > rest {
+				p = p[:rest]
+			}
+			n, err := r.f.ReadAt(p, r.off)
+			r.off += int64(n)
+			if n > 0 || err == nil {
+				return n, nil
+			}
+			return 0, err
+		}
+		if closed || !r.follow {
+			return 0, io.EOF
+		}
+		select {
+		case <-wake:
+		case <-r.ctx.Done():
+			return 0, r.ctx.Err()
+		}
+	}
+}
+
+// Close releases the reader's file.
+func (r *Reader) Close() error {
+	return r.f.Close()
+}
+
+// readTail returns at most the last n bytes of the output written so far and
+// whether bytes before them were left out.
+func (o *output) readTail(n int64) ([]byte, bool, error) {
+	size, _ := o.stat()
+	start := max(size-n, 0)
+	f, err := os.Open(o.path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	buf := make([]byte, size-start)
+	if _, err := f.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
+		return nil, false, err
+	}
+	return buf, start > 0, nil
+}

@@ -1,0 +1,63 @@
+package worker
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// spawn starts the process of j. It is the one place where rw creates
+// processes, so that placing jobs in cgroups or namespaces later changes
+// nothing else.
+//
+// The process runs the already opened executable exe through /proc/self/fd,
+// so the file that passed the checks in Start is the file that runs, even if
+// the name was replaced since. exe becomes the job's fd 3: a script's
+// interpreter reopens the script through that path, so it must stay open
+// across exec. The job has no other inherited descriptors.
+//
+// Stdout and stderr are the same pipe, which keeps their bytes in the order
+// they were written. Stdin is /dev/null (exec.Cmd's default for a nil Stdin).
+// Setpgid puts the job in a process group of its own, so that Stop can signal
+// the job's whole tree at once.
+func (p *Pool) spawn(j *job, exe, out *os.File) (*exec.Cmd, error) {
+	env := make([]string, 0, len(p.cfg.Env)+1)
+	env = append(env, p.cfg.Env...)
+	env = append(env, "RW_JOB_ID="+strconv.FormatInt(j.id, 10))
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/fd/3",
+		Args:        append([]string{j.spec.Path}, j.spec.Args...),
+		Env:         env,
+		Dir:         p.cfg.JobsDir,
+		Stdout:      out,
+		Stderr:      out,
+		ExtraFiles:  []*os.File{exe},
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// signalGroup sends sig to every process in the group led by pid. ESRCH, an
+// already empty group, is not an error worth reporting.
+func signalGroup(pid int, sig syscall.Signal) {
+	_ = syscall.Kill(-pid, sig)
+}
+
+// waitExit blocks until process pid has exited, without reaping it: the
+// zombie keeps its pid, and so its process group id, reserved until
+// exec.Cmd.Wait reaps it.
+func waitExit(pid int) {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return
+		}
+	}
+}

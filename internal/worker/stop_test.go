@@ -1,0 +1,246 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// pidsIn returns the pids a tree helper printed as "pid N" lines.
+func pidsIn(t *testing.T, out string) []int {
+	t.Helper()
+	var pids []int
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, "pid "); ok {
+			pid, err := strconv.Atoi(rest)
+			if err != nil {
+				t.Fatalf("bad pid line %q", line)
+			}
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// alive reports whether pid is a live process. A zombie is dead: it only
+// waits for a parent that is not rw (grandchildren are reparented) to reap it.
+func alive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses, which may hold
+	// spaces, so look after the last ')'.
+	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
+}
+
+// gone waits for pid to die. SIGKILL cannot be caught or ignored, but the
+// kernel delivers it at its own pace to processes that are not our children,
+// which we cannot wait for; the bound is for liveness, not speed.
+func gone(pid int) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
+func TestStopRunningTree(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		wantReason string
+		wantCode   int
+	}{
+		{"all exit on SIGTERM", []string{"tree"}, "stopped on request", 128 + int(syscall.SIGTERM)},
+		// The leader exits on SIGTERM; the children that ignore it are
+		// killed with the group once the leader is gone.
+		{"children ignore SIGTERM", []string{"tree", "ignore-term"}, "stopped on request", 128 + int(syscall.SIGTERM)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPool(t, Config{StopTimeout: time.Minute})
+			id := start(t, p, tc.args...)
+			pids := pidsIn(t, waitForLine(t, p, id, "ready"))
+			if len(pids) != 3 {
+				t.Fatalf("want 3 pids (job, child, grandchild), got %v", pids)
+			}
+			s, err := p.Stop(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Status != StatusStopped || s.Reason != tc.wantReason {
+				t.Errorf("status %s, reason %q; want stopped, %q", s.Status, s.Reason, tc.wantReason)
+			}
+			if s.ExitCode == nil || *s.ExitCode != tc.wantCode {
+				t.Errorf("exit code %v, want %d", s.ExitCode, tc.wantCode)
+			}
+			if alive(pids[0]) {
+				t.Errorf("the job's own process %d alive after Stop returned", pids[0])
+			}
+			for _, pid := range pids[1:] {
+				if !gone(pid) {
+					t.Errorf("pid %d still alive after Stop returned", pid)
+				}
+			}
+		})
+	}
+}
+
+func TestStopKillsAfterGracePeriod(t *testing.T) {
+	p := newPool(t, Config{StopTimeout: 200 * time.Millisecond})
+	id := start(t, p, "ignore-term")
+	waitForLine(t, p, id, "ready")
+	s, err := p.Stop(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != StatusStopped || s.ExitCode == nil || *s.ExitCode != 137 {
+		t.Fatalf("got %s, code %v; want stopped with 137", s.Status, s.ExitCode)
+	}
+	if !strings.Contains(s.Reason, "killed after ignoring SIGTERM") {
+		t.Errorf("reason %q does not say the job was killed", s.Reason)
+	}
+	if !gone(s.PID) {
+		t.Errorf("pid %d alive after Stop", s.PID)
+	}
+}
+
+func TestStopIsIdempotent(t *testing.T) {
+	p := newPool(t, Config{})
+	running := start(t, p, "sleep", "1h")
+	waitForLine(t, p, running, "ready")
+	first, err := p.Stop(context.Background(), running)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := p.Stop(context.Background(), running)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Status != StatusStopped || second.Status != first.Status || !second.EndedAt.Equal(first.EndedAt) || second.Reason != first.Reason {
+		t.Errorf("second Stop changed the job: %+v then %+v", first, second)
+	}
+
+	finished := start(t, p, "exit", "0")
+	before := wait(t, p, finished)
+	after, err := p.Stop(context.Background(), finished)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Status != StatusFinished || !after.EndedAt.Equal(before.EndedAt) {
+		t.Errorf("Stop of a finished job changed it: %+v", after)
+	}
+}
+
+func TestStopQueuedJobNeverStarts(t *testing.T) {
+	p := newPool(t, Config{Workers: 1, QueueSize: 2})
+	busy := start(t, p, "sleep", "1h")
+	waitForLine(t, p, busy, "ready")
+	queued := start(t, p, "echo", "must not run")
+	s, err := p.Stop(context.Background(), queued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != StatusStopped || s.ExitCode != nil || !s.StartedAt.IsZero() || s.PID != 0 {
+		t.Errorf("stopped queued job: %+v", s)
+	}
+	// Its place in the queue is free again.
+	a := start(t, p, "echo", "a")
+	b := start(t, p, "echo", "b")
+	if _, err := p.Start(Spec{Path: helperName}); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("third queued Start: %v, want ErrQueueFull", err)
+	}
+	p.Stop(context.Background(), busy)
+	for _, id := range []int64{a, b} {
+		if s := wait(t, p, id); s.Status != StatusFinished {
+			t.Errorf("job %d: %s", id, s.Status)
+		}
+	}
+	if s, _ := p.Query(queued); s.Status != StatusStopped || len(readOutput(t, p, queued)) != 0 {
+		t.Errorf("the stopped job ran after all: %+v", s)
+	}
+}
+
+func TestStopContextEnds(t *testing.T) {
+	p := newPool(t, Config{StopTimeout: 300 * time.Millisecond})
+	id := start(t, p, "ignore-term")
+	waitForLine(t, p, id, "ready")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.Stop(ctx, id); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Stop with a done context: %v", err)
+	}
+	// The stop goes on without the caller.
+	if s := wait(t, p, id); s.Status != StatusStopped {
+		t.Errorf("status %s, want stopped", s.Status)
+	}
+}
+
+func TestGrandchildHoldingOutputDoesNotKeepJobAlive(t *testing.T) {
+	p := newPool(t, Config{})
+	id := start(t, p, "orphan")
+	s := wait(t, p, id)
+	if s.Status != StatusFinished {
+		t.Errorf("status %s (%s), want finished", s.Status, s.Reason)
+	}
+	// The grandchild was in the job's group and went with it; a process
+	// that left the group is cut off after the drain timeout.
+	id = start(t, p, "escape")
+	s = wait(t, p, id)
+	pids := pidsIn(t, string(readOutput(t, p, id)))
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if s.Status != StatusFinished || len(pids) != 1 {
+		t.Errorf("status %s (%s), pids %v", s.Status, s.Reason, pids)
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	p, err := New(Config{JobsDir: jobsDir, DataDir: t.TempDir(), Workers: 2, QueueSize: 4, StopTimeout: 300 * time.Millisecond, Env: []string{testEnv}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, p, "sleep", "1h")
+	b := start(t, p, "ignore-term")
+	q1 := start(t, p, "echo", "never")
+	q2 := start(t, p, "echo", "never")
+	waitForLine(t, p, a, "ready")
+	waitForLine(t, p, b, "ready")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{a, b, q1, q2} {
+		s, _ := p.Query(id)
+		if s.Status != StatusStopped {
+			t.Errorf("job %d: %s, want stopped", id, s.Status)
+		}
+		if s.PID != 0 && alive(s.PID) {
+			t.Errorf("job %d: pid %d alive after Shutdown", id, s.PID)
+		}
+	}
+	if _, err := p.Start(Spec{Path: helperName}); !errors.Is(err, ErrShuttingDown) {
+		t.Errorf("Start after Shutdown: %v", err)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	if _, err := os.Stat(p.spoolDir); !os.IsNotExist(err) {
+		t.Errorf("spool directory left behind: %v", err)
+	}
+}
