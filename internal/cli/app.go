@@ -45,6 +45,11 @@ type hintError struct {
 func (e *hintError) Error() string { return e.err.Error() }
 func (e *hintError) Unwrap() error { return e.err }
 
+// withHint attaches a hint line to err.
+func withHint(err error, format string, args ...any) error {
+	return &hintError{err: err, hint: fmt.Sprintf(format, args...)}
+}
+
 // commands lists every subcommand; each lives in its own file.
 var commands []*ucli.Command
 
