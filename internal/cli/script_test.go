@@ -2,18 +2,28 @@ package cli
 
 import (
 	"context"
+	"net"
 	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 // TestMain lets the test binary run as the rw command inside the scripts, so
-// that they exercise the real command line: argument parsing, output and
-// exit codes included.
+// that they exercise the real command line, as main runs it: signal
+// handling, output and exit codes included.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"rw": func() { os.Exit(Run(context.Background(), os.Args, os.Stdout, os.Stderr)) },
+		"rw": func() {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			code := Run(ctx, os.Args, os.Stdout, os.Stderr)
+			stop()
+			os.Exit(code)
+		},
 	})
 }
 
@@ -25,7 +35,46 @@ func TestScripts(t *testing.T) {
 			// Keep every default path inside the script's work directory.
 			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/config")
 			env.Setenv("HOME", env.WorkDir+"/home")
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			env.Setenv("PORT", strconv.Itoa(port))
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitport": waitPort,
+		},
 	})
+}
+
+// freePort asks the kernel for a free loopback port. Another process could
+// take it before the script does; on a test machine that is rare enough.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitPort waits until something accepts connections on HOST:PORT, for a
+// server started in the background.
+func waitPort(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: waitport HOST:PORT")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", args[0], time.Second)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("nothing listens on %s: %v", args[0], err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

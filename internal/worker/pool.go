@@ -60,6 +60,8 @@ type Pool struct {
 	root     *os.Root
 	spoolDir string
 	wg       sync.WaitGroup // the workers
+	killc    chan struct{}  // closed by Kill
+	killOnce sync.Once
 
 	mu      sync.Mutex
 	cond    *sync.Cond // signalled when pending grows or the pool closes
@@ -105,7 +107,7 @@ func New(cfg Config) (*Pool, error) {
 		root.Close()
 		return nil, fmt.Errorf("worker: create output directory: %w", err)
 	}
-	p := &Pool{cfg: cfg, root: root, spoolDir: spool}
+	p := &Pool{cfg: cfg, root: root, spoolDir: spool, killc: make(chan struct{})}
 	p.cond = sync.NewCond(&p.mu)
 	p.wg.Add(cfg.Workers)
 	for range cfg.Workers {
@@ -298,6 +300,13 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 		err = errors.Join(os.RemoveAll(p.spoolDir), p.root.Close())
 	})
 	return err
+}
+
+// Kill makes every stop, those under way and those to come, skip the rest
+// of the stop timeout and send SIGKILL at once. It is for a server told
+// twice to exit, with Shutdown already stopping every job.
+func (p *Pool) Kill() {
+	p.killOnce.Do(func() { close(p.killc) })
 }
 
 func (p *Pool) isClosed() bool {

@@ -84,6 +84,11 @@ func (p *Pool) run(j *job) {
 	}()
 
 	stopped, killed := false, false
+	kill := func() {
+		killed = true
+		signalGroup(pid, syscall.SIGKILL)
+		<-exited
+	}
 	select {
 	case <-exited:
 	case <-j.stopc:
@@ -93,9 +98,9 @@ func (p *Pool) run(j *job) {
 		select {
 		case <-exited:
 		case <-grace.C:
-			killed = true
-			signalGroup(pid, syscall.SIGKILL)
-			<-exited
+			kill()
+		case <-p.killc:
+			kill()
 		}
 		grace.Stop()
 	}
@@ -119,7 +124,7 @@ func (p *Pool) run(j *job) {
 		status = StatusStopped
 		reason = "stopped on request"
 		if killed {
-			reason = fmt.Sprintf("stopped on request: killed after ignoring SIGTERM for %s", p.cfg.StopTimeout)
+			reason = "stopped on request: killed with SIGKILL"
 		}
 	}
 	j.finish(status, code, reason)

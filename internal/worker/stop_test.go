@@ -110,7 +110,7 @@ func TestStopKillsAfterGracePeriod(t *testing.T) {
 	if s.Status != StatusStopped || s.ExitCode == nil || *s.ExitCode != 137 {
 		t.Fatalf("got %s, code %v; want stopped with 137", s.Status, s.ExitCode)
 	}
-	if !strings.Contains(s.Reason, "killed after ignoring SIGTERM") {
+	if !strings.Contains(s.Reason, "killed with SIGKILL") {
 		t.Errorf("reason %q does not say the job was killed", s.Reason)
 	}
 	if !gone(s.PID) {
@@ -242,5 +242,28 @@ func TestShutdown(t *testing.T) {
 	}
 	if _, err := os.Stat(p.spoolDir); !os.IsNotExist(err) {
 		t.Errorf("spool directory left behind: %v", err)
+	}
+}
+
+func TestKillSkipsTheGracePeriod(t *testing.T) {
+	p := newPool(t, Config{StopTimeout: time.Hour})
+	id := start(t, p, "ignore-term")
+	waitForLine(t, p, id, "ready")
+	stopped := make(chan Snapshot, 1)
+	go func() {
+		s, _ := p.Stop(context.Background(), id)
+		stopped <- s
+	}()
+	// Stop is now waiting out an hour's grace period; Kill ends it.
+	p.Kill()
+	s := <-stopped
+	if s.Status != StatusStopped || s.ExitCode == nil || *s.ExitCode != 137 {
+		t.Fatalf("after Kill: %s, code %v", s.Status, s.ExitCode)
+	}
+	// Later stops skip the grace period too.
+	id = start(t, p, "ignore-term")
+	waitForLine(t, p, id, "ready")
+	if s, _ := p.Stop(context.Background(), id); s.Status != StatusStopped || *s.ExitCode != 137 {
+		t.Fatalf("stop after Kill: %s", s.Status)
 	}
 }

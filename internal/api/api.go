@@ -1,0 +1,159 @@
+// Package api holds the wire types of rw's HTTP API: request and response
+// bodies shared by the server and the client. It uses the standard library
+// only and knows nothing of how requests are served or sent.
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Paths of the endpoints.
+const (
+	PathStart = "/start"
+	PathStop  = "/stop"
+	PathQuery = "/query"
+	PathLogs  = "/logs"
+)
+
+// Limits on requests, checked by the server and documented in the README.
+const (
+	MaxBodyBytes  = 64 << 10 // a request body
+	MaxArgs       = 1024     // arguments of one job
+	MaxArgsBytes  = 64 << 10 // all arguments of one job together
+	MaxOutputTail = 64 << 10 // the output carried in a Job
+)
+
+// Job statuses on the wire.
+const (
+	StatusStarting = "starting"
+	StatusRunning  = "running"
+	StatusFinished = "finished"
+	StatusFailed   = "failed"
+	StatusStopped  = "stopped"
+)
+
+// StartRequest is the body of POST /start.
+type StartRequest struct {
+	FilePath string `json:"filePath"`
+	Args     []Arg  `json:"args"`
+}
+
+// Arg is one job argument. On the wire it is a JSON string, or a JSON number
+// that is passed to the job as its decimal text.
+type Arg string
+
+// ErrArgType is returned when an argument is neither a string nor a number.
+var ErrArgType = errors.New("every argument must be a JSON string or number")
+
+// UnmarshalJSON accepts a string or a number.
+func (a *Arg) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = Arg(s)
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	n, ok := v.(json.Number)
+	if !ok {
+		return ErrArgType
+	}
+	text, err := decimalText(n)
+	if err != nil {
+		return err
+	}
+	*a = Arg(text)
+	return nil
+}
+
+// decimalText writes a JSON number as a job expects to read it: an integer
+// exactly as given, any other number in plain decimal notation (1e3 is
+// "1000", 2.50 is "2.5").
+func decimalText(n json.Number) (string, error) {
+	if isIntegerLiteral(string(n)) {
+		return string(n), nil
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil {
+		return "", fmt.Errorf("argument %s is out of range: pass it as a string", n)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64), nil
+}
+
+// isIntegerLiteral reports whether a JSON number has neither fraction nor
+// exponent; JSON's grammar has already ruled out anything else odd.
+func isIntegerLiteral(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// StopRequest is the body of POST /stop.
+type StopRequest struct {
+	ID int64 `json:"id"`
+}
+
+// Job is a job as the API shows it.
+type Job struct {
+	ID       int64    `json:"id"`
+	Owner    string   `json:"owner"`
+	FilePath string   `json:"filePath"`
+	Args     []string `json:"args"`
+	Status   string   `json:"status"`
+	// ExitCode is null until the job has ended; 128+N for a job killed by
+	// signal N.
+	ExitCode *int `json:"exitCode"`
+	// Error is the reason of a failure or a stop.
+	Error string `json:"error,omitempty"`
+	// Output is the job's output as text, at most its last MaxOutputTail
+	// bytes; null when the job has written nothing.
+	Output *string `json:"output"`
+	// OutputTruncated is true when Output is not the whole output: cut to
+	// its tail, or dropped past the server's per-job cap.
+	OutputTruncated bool       `json:"outputTruncated"`
+	CreatedAt       time.Time  `json:"createdAt"`
+	StartedAt       *time.Time `json:"startedAt"`
+	EndedAt         *time.Time `json:"endedAt"`
+}
+
+// JobList is the body of GET /query without an id.
+type JobList struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// Error is the body of every error response.
+type Error struct {
+	// Error is a sentence for a person.
+	Error string `json:"error"`
+	// Code is a word for a program.
+	Code string `json:"code"`
+}
+
+// Error codes.
+const (
+	CodeBadRequest       = "bad_request"
+	CodeBodyTooLarge     = "body_too_large"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeUnauthenticated  = "unauthenticated"
+	CodeForbidden        = "forbidden"
+	CodeNotFound         = "not_found"
+	CodeNoSuchFile       = "no_such_file"
+	CodePathNotAllowed   = "path_not_allowed"
+	CodeInvalidArgs      = "invalid_args"
+	CodeQueueFull        = "queue_full"
+	CodeShuttingDown     = "shutting_down"
+	CodeInternal         = "internal"
+)

@@ -1,0 +1,121 @@
+// Package auth decides who is calling and what they may do. Authentication
+// combines the verified TLS client certificate with the bearer token bound
+// to it; authorization is one table of role, action and ownership.
+//
+// It knows nothing of HTTP routing or of how jobs run: the server hands it
+// the Authorization header's value and the peer certificate, and asks.
+package auth
+
+import (
+	"crypto/ecdsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rw-project/rw/pki"
+)
+
+// ErrNoToken means the request carries no bearer token: no Authorization
+// header, or one with another scheme.
+var ErrNoToken = errors.New("no bearer token: send 'Authorization: Bearer <token>'")
+
+// ErrNoCertificate means the connection has no verified client certificate;
+// the TLS configuration should make it impossible.
+var ErrNoCertificate = errors.New("no verified client certificate")
+
+// Authenticator turns a client certificate and a bearer token into an
+// identity.
+type Authenticator struct {
+	key *ecdsa.PublicKey
+	now func() time.Time
+}
+
+// NewAuthenticator verifies tokens with the token public key.
+func NewAuthenticator(key *ecdsa.PublicKey) *Authenticator {
+	return &Authenticator{key: key, now: time.Now}
+}
+
+// Identify checks the value of an Authorization header against the verified
+// client certificate. Errors wrap ErrNoToken, ErrNoCertificate or one of
+// pki's ErrToken* sentinels, which say which check failed.
+func (a *Authenticator) Identify(authorization string, cert *x509.Certificate) (pki.Identity, error) {
+	if cert == nil {
+		return pki.Identity{}, ErrNoCertificate
+	}
+	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
+	// The scheme is case-insensitive (RFC 7235 2.1).
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return pki.Identity{}, ErrNoToken
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return pki.Identity{}, ErrNoToken
+	}
+	id, err := pki.VerifyToken(token, a.key, cert, a.now())
+	if err != nil {
+		return pki.Identity{}, fmt.Errorf("token refused: %w", err)
+	}
+	return id, nil
+}
+
+// Action is something a caller asks to do.
+type Action string
+
+// The actions of the API.
+const (
+	ActionStart Action = "start"
+	ActionQuery Action = "query"
+	ActionStop  Action = "stop"
+	ActionLogs  Action = "logs"
+)
+
+// Decision is the answer to "may this identity do this".
+type Decision int
+
+const (
+	// Deny: the caller may not do this at all (403).
+	Deny Decision = iota
+	// Hide: the caller may not see this job, and must not learn that it
+	// exists; it is answered exactly as a missing job (404).
+	Hide
+	// Allow: go ahead.
+	Allow
+)
+
+func (d Decision) String() string {
+	switch d {
+	case Allow:
+		return "allow"
+	case Hide:
+		return "hide"
+	}
+	return "deny"
+}
+
+// Decide is rw's whole permission table. owner is the owner of the job
+// concerned, empty for ActionStart. Anything the table does not name is
+// denied, including every action of a role this version does not know.
+//
+//	role   start   query/stop/logs own job   another's job
+//	admin  allow   allow                     allow
+//	user   allow   allow                     hide
+//	other  deny    deny                      deny
+func Decide(id pki.Identity, action Action, owner string) Decision {
+	switch action {
+	case ActionStart, ActionQuery, ActionStop, ActionLogs:
+	default:
+		return Deny
+	}
+	switch id.Role {
+	case pki.RoleAdmin:
+		return Allow
+	case pki.RoleUser:
+		if action == ActionStart || owner == id.User {
+			return Allow
+		}
+		return Hide
+	}
+	return Deny
+}

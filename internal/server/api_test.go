@@ -1,0 +1,314 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/worker"
+	"github.com/rw-project/rw/pki"
+)
+
+// TestStatusCodes walks every row of the API's status lists against a real
+// server over real mTLS.
+func TestStatusCodes(t *testing.T) {
+	s := startServer(t, worker.Config{Workers: 1, QueueSize: 1, StopTimeout: 5 * time.Second})
+	alice := s.ids["alice"]
+
+	manyArgs := make([]string, api.MaxArgs+1)
+	for i := range manyArgs {
+		manyArgs[i] = "1"
+	}
+	manyJSON, _ := json.Marshal(map[string]any{"filePath": "add.exe", "args": manyArgs})
+	bigBody := `{"filePath": "add.exe", "args": ["` + strings.Repeat("x", api.MaxBodyBytes) + `"]}`
+
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+		code                     string
+	}{
+		{"start with string args", "POST", "/start", `{"filePath": "add.exe", "args": ["8", "10"]}`, 200, ""},
+		{"start with number args", "POST", "/start", `{"filePath": "add.exe", "args": [8, 10]}`, 200, ""},
+		{"start missing file", "POST", "/start", `{"filePath": "nope.exe"}`, 404, api.CodeNoSuchFile},
+		{"start not executable", "POST", "/start", `{"filePath": "notexec.txt"}`, 422, api.CodePathNotAllowed},
+		{"start a directory", "POST", "/start", `{"filePath": "sub"}`, 422, api.CodePathNotAllowed},
+		{"start outside the jobs dir", "POST", "/start", `{"filePath": "../../../bin/sh"}`, 422, api.CodePathNotAllowed},
+		{"start absolute path", "POST", "/start", `{"filePath": "/bin/sh"}`, 422, api.CodePathNotAllowed},
+		{"start empty path", "POST", "/start", `{"filePath": ""}`, 422, api.CodePathNotAllowed},
+		{"start bool arg", "POST", "/start", `{"filePath": "add.exe", "args": [true]}`, 422, api.CodeInvalidArgs},
+		{"start object arg", "POST", "/start", `{"filePath": "add.exe", "args": [{}]}`, 422, api.CodeInvalidArgs},
+		{"start NUL in arg", "POST", "/start", `{"filePath": "add.exe", "args": ["a\u0000b"]}`, 422, api.CodeInvalidArgs},
+		{"start too many args", "POST", "/start", string(manyJSON), 422, api.CodeInvalidArgs},
+		{"start malformed JSON", "POST", "/start", `{"filePath": `, 400, api.CodeBadRequest},
+		{"start unknown field", "POST", "/start", `{"filePath": "add.exe", "cmd": "rm"}`, 400, api.CodeBadRequest},
+		{"start wrong type", "POST", "/start", `{"filePath": 7}`, 400, api.CodeBadRequest},
+		{"start args not a list", "POST", "/start", `{"filePath": "add.exe", "args": "8 10"}`, 400, api.CodeBadRequest},
+		{"start trailing data", "POST", "/start", `{"filePath": "add.exe"} {}`, 400, api.CodeBadRequest},
+		{"start empty body", "POST", "/start", ``, 400, api.CodeBadRequest},
+		{"start body too large", "POST", "/start", bigBody, 413, api.CodeBodyTooLarge},
+		{"start with GET", "GET", "/start", ``, 405, api.CodeMethodNotAllowed},
+		{"stop unknown id", "POST", "/stop", `{"id": 999}`, 404, api.CodeNotFound},
+		{"stop malformed", "POST", "/stop", `{"id": "one"}`, 400, api.CodeBadRequest},
+		{"stop with GET", "GET", "/stop", ``, 405, api.CodeMethodNotAllowed},
+		{"query all", "GET", "/query", ``, 200, ""},
+		{"query unknown id", "GET", "/query?id=999", ``, 404, api.CodeNotFound},
+		{"query bad id", "GET", "/query?id=abc", ``, 400, api.CodeBadRequest},
+		{"query with POST", "POST", "/query", `{}`, 405, api.CodeMethodNotAllowed},
+		{"logs unknown id", "GET", "/logs?id=999", ``, 404, api.CodeNotFound},
+		{"logs without id", "GET", "/logs", ``, 400, api.CodeBadRequest},
+		{"logs bad follow", "GET", "/logs?id=1&follow=maybe", ``, 400, api.CodeBadRequest},
+		{"unknown path", "GET", "/jobs", ``, 404, api.CodeNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.call(t, alice, tc.method, tc.path, tc.body)
+			if r.status != tc.want {
+				t.Fatalf("status %d, want %d; body %s", r.status, tc.want, r.body)
+			}
+			if tc.code == "" {
+				return
+			}
+			var e api.Error
+			r.decode(t, &e)
+			if e.Code != tc.code || e.Error == "" {
+				t.Errorf("error body %s, want code %q and a message", r.body, tc.code)
+			}
+			if tc.want == 405 && r.header.Get("Allow") == "" {
+				t.Error("405 without Allow")
+			}
+		})
+	}
+
+	// 503 with Retry-After: one worker busy, one job queued, one too many.
+	running := s.startJob(t, alice, "sleep.sh")
+	queued := s.startJob(t, alice, "sleep.sh")
+	r := s.call(t, alice, "POST", "/start", `{"filePath": "sleep.sh"}`)
+	if r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("full queue: %d %s, Retry-After %q", r.status, r.body, r.header.Get("Retry-After"))
+	}
+
+	// Stop a queued job and a running one; each answer is final.
+	for _, id := range []int64{queued, running} {
+		r := s.call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, id))
+		var j api.Job
+		r.decode(t, &j)
+		if r.status != 200 || j.Status != api.StatusStopped || j.EndedAt == nil {
+			t.Errorf("stop %d: %d %s", id, r.status, r.body)
+		}
+	}
+	// Stopping again returns the job as it is.
+	again := s.call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, running))
+	var j api.Job
+	again.decode(t, &j)
+	if again.status != 200 || j.Status != api.StatusStopped || j.Output == nil || *j.Output != "ready\n" {
+		t.Errorf("stop twice: %d %s", again.status, again.body)
+	}
+}
+
+func TestStartAndQueryJob(t *testing.T) {
+	s := startServer(t, worker.Config{})
+	alice := s.ids["alice"]
+	id := s.startJob(t, alice, "add.exe", "8", "10")
+	s.wait(t, id)
+	r := s.call(t, alice, "GET", idPath("/query", id), "")
+	var j api.Job
+	r.decode(t, &j)
+	if r.status != 200 || j.ID != id || j.Owner != "alice" || j.FilePath != "add.exe" || j.Status != api.StatusFinished ||
+		j.ExitCode == nil || *j.ExitCode != 0 || j.Output == nil || *j.Output != "18\n" || j.OutputTruncated ||
+		j.StartedAt == nil || j.EndedAt == nil || j.Error != "" {
+		t.Fatalf("query: %d %s", r.status, r.body)
+	}
+	for _, field := range []string{`"id"`, `"owner"`, `"filePath"`, `"args"`, `"status"`, `"exitCode"`, `"output"`, `"outputTruncated"`, `"createdAt"`, `"startedAt"`, `"endedAt"`} {
+		if !bytes.Contains(r.body, []byte(field)) {
+			t.Errorf("job JSON lacks %s: %s", field, r.body)
+		}
+	}
+
+	failed := s.startJob(t, alice, "exit3.sh")
+	s.wait(t, failed)
+	r = s.call(t, alice, "GET", idPath("/query", failed), "")
+	r.decode(t, &j)
+	if j.Status != api.StatusFailed || *j.ExitCode != 3 || j.Error != "exited with code 3" {
+		t.Errorf("failed job: %s", r.body)
+	}
+
+	bad := s.startJob(t, alice, "add.exe", "x")
+	s.wait(t, bad)
+	r = s.call(t, alice, "GET", idPath("/logs", bad), "")
+	if r.status != 200 || string(r.body) != "add.exe: not an integer: 'x'\n" || r.header.Get("Content-Type") != "application/octet-stream" {
+		t.Errorf("logs: %d %q %s", r.status, r.body, r.header.Get("Content-Type"))
+	}
+
+	r = s.call(t, alice, "GET", "/query", "")
+	var list api.JobList
+	r.decode(t, &list)
+	if len(list.Jobs) != 3 || list.Jobs[0].ID != id || list.Jobs[2].ID != bad {
+		t.Errorf("list: %s", r.body)
+	}
+}
+
+// TestOutputTailAndTruncation checks that a job's JSON carries at most the
+// last 64 KiB of output and says when it is cut.
+func TestOutputTailAndTruncation(t *testing.T) {
+	s := startServer(t, worker.Config{MaxOutput: 100 << 10})
+	alice := s.ids["alice"]
+	id := s.startJob(t, alice, "zeros.sh", "200000")
+	s.wait(t, id)
+	r := s.call(t, alice, "GET", idPath("/query", id), "")
+	var j api.Job
+	r.decode(t, &j)
+	if j.Output == nil || len(*j.Output) != api.MaxOutputTail || !j.OutputTruncated {
+		t.Errorf("output %d bytes, truncated %v", len(*j.Output), j.OutputTruncated)
+	}
+	r = s.call(t, alice, "GET", idPath("/logs", id), "")
+	if len(r.body) != 100<<10 {
+		t.Errorf("logs: %d bytes, want the %d kept", len(r.body), 100<<10)
+	}
+	empty := s.startJob(t, alice, "echo.sh")
+	s.wait(t, empty)
+	r = s.call(t, alice, "GET", idPath("/query", empty), "")
+	if !bytes.Contains(r.body, []byte(`"output":"\n"`)) {
+		t.Errorf("job with a newline: %s", r.body)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	s := startServer(t, worker.Config{})
+	alice, bob := s.ids["alice"], s.ids["bob"]
+	now := time.Now()
+	expired, err := pki.IssueToken(s.tokenKey, alice.leaf(), now.Add(-2*time.Hour), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, _ := pki.NewCA("other", now) // any ECDSA key will do
+	wrongKey, err := pki.IssueToken(otherKey.Key, alice.leaf(), now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second certificate for alice: her token is bound to the first.
+	alice2 := s.issue(t, "alice", "admin")
+
+	tests := []struct {
+		name      string
+		id        identity
+		header    string
+		challenge string
+		reason    string
+	}{
+		{"no header", alice, "", `Bearer realm="rw"`, "no bearer token"},
+		{"Basic scheme", alice, "Basic YWxpY2U6c2VjcmV0", `Bearer realm="rw"`, "no bearer token"},
+		{"expired", alice, "Bearer " + expired, `Bearer realm="rw", error="invalid_token"`, "expired"},
+		{"signed by another key", alice, "Bearer " + wrongKey, `Bearer realm="rw", error="invalid_token"`, "signature"},
+		{"token of another user", alice, "Bearer " + bob.token, `Bearer realm="rw", error="invalid_token"`, "does not match the client certificate"},
+		{"token bound to another certificate", alice2, "Bearer " + alice.token, `Bearer realm="rw", error="invalid_token"`, "bound to another certificate"},
+		{"garbage", alice, "Bearer not-a-token", `Bearer realm="rw", error="invalid_token"`, "malformed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, path := range []string{"/query", "/start", "/nowhere"} {
+				r := s.call(t, tc.id, "GET", path, "", tc.header)
+				var e api.Error
+				r.decode(t, &e)
+				if r.status != 401 || e.Code != api.CodeUnauthenticated {
+					t.Fatalf("%s: %d %s", path, r.status, r.body)
+				}
+				if got := r.header.Get("WWW-Authenticate"); got != tc.challenge {
+					t.Errorf("%s: WWW-Authenticate %q, want %q", path, got, tc.challenge)
+				}
+				if !strings.Contains(e.Error, tc.reason) {
+					t.Errorf("%s: error %q does not say %q", path, e.Error, tc.reason)
+				}
+			}
+		})
+	}
+	// The log says what failed and never what the secret was.
+	logs := s.logs.String()
+	for _, token := range []string{alice.token, bob.token, expired, wrongKey} {
+		sig := token[strings.LastIndexByte(token, '.')+1:]
+		if strings.Contains(logs, sig) {
+			t.Errorf("a token is in the server log")
+		}
+	}
+	s.waitLog(t, `"message":"authentication failed"`, "token has expired")
+}
+
+func TestPermissions(t *testing.T) {
+	s := startServer(t, worker.Config{})
+	alice, bob, dave, carol := s.ids["alice"], s.ids["bob"], s.ids["dave"], s.ids["carol"]
+	aliceJob := s.startJob(t, alice, "sleep.sh")
+	bobJob := s.startJob(t, bob, "add.exe", "1", "2")
+	s.wait(t, bobJob)
+
+	type row struct {
+		who          identity
+		method, path string
+		body         string
+		want         int
+	}
+	stop := func(id int64) string { return fmt.Sprintf(`{"id": %d}`, id) }
+	rows := []row{
+		{bob, "GET", idPath("/query", bobJob), "", 200},
+		{bob, "GET", idPath("/logs", bobJob), "", 200},
+		{bob, "GET", idPath("/query", aliceJob), "", 404},
+		{bob, "GET", idPath("/logs", aliceJob), "", 404},
+		{bob, "POST", "/stop", stop(aliceJob), 404},
+		{dave, "GET", idPath("/query", bobJob), "", 404},
+		{dave, "POST", "/stop", stop(bobJob), 404},
+		{alice, "GET", idPath("/query", bobJob), "", 200},
+		{alice, "GET", idPath("/logs", bobJob), "", 200},
+		{carol, "POST", "/start", `{"filePath": "add.exe"}`, 403},
+		{carol, "GET", "/query", "", 403},
+		{carol, "GET", idPath("/query", bobJob), "", 403},
+		{carol, "POST", "/stop", stop(bobJob), 403},
+		{bob, "POST", "/stop", stop(bobJob), 200},
+		{alice, "POST", "/stop", stop(aliceJob), 200},
+	}
+	for _, r := range rows {
+		got := s.call(t, r.who, r.method, r.path, r.body)
+		if got.status != r.want {
+			t.Errorf("%s %s %s %s: %d, want %d (%s)", r.who.name, r.method, r.path, r.body, got.status, r.want, got.body)
+		}
+	}
+
+	// Another user's job is answered exactly as a missing one.
+	hidden := s.call(t, bob, "GET", idPath("/query", aliceJob), "")
+	missing := s.call(t, bob, "GET", idPath("/query", 1000), "")
+	want := strings.ReplaceAll(string(missing.body), "1000", fmt.Sprint(aliceJob))
+	if string(hidden.body) != want {
+		t.Errorf("hidden job %s, missing job %s", hidden.body, missing.body)
+	}
+
+	// Lists show each user their own jobs only.
+	for _, tc := range []struct {
+		who  identity
+		want []int64
+	}{{alice, []int64{aliceJob, bobJob}}, {bob, []int64{bobJob}}, {dave, nil}} {
+		r := s.call(t, tc.who, "GET", "/query", "")
+		var list api.JobList
+		r.decode(t, &list)
+		var ids []int64
+		for _, j := range list.Jobs {
+			ids = append(ids, j.ID)
+		}
+		if fmt.Sprint(ids) != fmt.Sprint(tc.want) || list.Jobs == nil {
+			t.Errorf("%s sees %v, want %v (%s)", tc.who.name, ids, tc.want, r.body)
+		}
+	}
+}
+
+func TestStopOfFinishedJobChangesNothing(t *testing.T) {
+	s := startServer(t, worker.Config{})
+	alice := s.ids["alice"]
+	id := s.startJob(t, alice, "add.exe", "1")
+	s.wait(t, id)
+	before := s.call(t, alice, "GET", idPath("/query", id), "")
+	s.call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, id))
+	after := s.call(t, alice, "GET", idPath("/query", id), "")
+	if !bytes.Equal(before.body, after.body) {
+		t.Errorf("stop of a finished job changed it:\n%s\n%s", before.body, after.body)
+	}
+}

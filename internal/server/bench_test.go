@@ -1,0 +1,115 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rw-project/rw/internal/worker"
+)
+
+// benchClients runs b.N requests spread over n clients, each with its own
+// keep-alive mTLS connection.
+func benchClients(b *testing.B, s *liveServer, n int, newReq func() *http.Request) {
+	clients := make([]*http.Client, n)
+	for i := range clients {
+		clients[i] = s.client(b, s.ids["alice"])
+		// Open the connection before the clock starts.
+		do(b, clients[i], newReq())
+	}
+	var next sync.Mutex
+	left := b.N
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Go(func() {
+			for {
+				next.Lock()
+				if left == 0 {
+					next.Unlock()
+					return
+				}
+				left--
+				next.Unlock()
+				do(b, c, newReq())
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func do(b *testing.B, c *http.Client, req *http.Request) {
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Errorf("status %d", resp.StatusCode)
+	}
+}
+
+func BenchmarkStart(b *testing.B) {
+	for _, n := range []int{1, 8} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			s := startServer(b, worker.Config{QueueSize: 1 << 20})
+			token := "Bearer " + s.ids["alice"].token
+			benchClients(b, s, n, func() *http.Request {
+				req, _ := http.NewRequest("POST", "https://"+s.addr+"/start", strings.NewReader(`{"filePath": "add.exe", "args": [8, 10]}`))
+				req.Header.Set("Authorization", token)
+				return req
+			})
+		})
+	}
+}
+
+func BenchmarkQuery(b *testing.B) {
+	for _, n := range []int{1, 8} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			s := startServer(b, worker.Config{})
+			var last int64
+			for range 100 {
+				last = s.startJob(b, s.ids["alice"], "add.exe", "8", "10")
+			}
+			s.wait(b, last)
+			token := "Bearer " + s.ids["alice"].token
+			benchClients(b, s, n, func() *http.Request {
+				req, _ := http.NewRequest("GET", "https://"+s.addr+"/query", nil)
+				req.Header.Set("Authorization", token)
+				return req
+			})
+		})
+	}
+}
+
+// BenchmarkLogsStream measures streaming a job that writes 1 GiB through
+// GET /logs?follow=true.
+func BenchmarkLogsStream(b *testing.B) {
+	const size = 1 << 30
+	s := startServer(b, worker.Config{MaxOutput: size})
+	alice := s.ids["alice"]
+	c := s.client(b, alice)
+	c.Timeout = 0
+	buf := make([]byte, 256<<10)
+	b.SetBytes(size)
+	for b.Loop() {
+		job := s.startJob(b, alice, "zeros.sh", fmt.Sprint(size))
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", fmt.Sprintf("https://%s/logs?id=%d&follow=true", s.addr, job), nil)
+		req.Header.Set("Authorization", "Bearer "+alice.token)
+		resp, err := c.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.CopyBuffer(io.Discard, resp.Body, buf)
+		resp.Body.Close()
+		if err != nil || n != size {
+			b.Fatalf("streamed %d bytes, %v", n, err)
+		}
+	}
+}

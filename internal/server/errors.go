@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/worker"
+)
+
+// apiError is an error with the status and code it is answered with.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+// retryAfter is the Retry-After, in seconds, of a 503 for a full queue.
+const retryAfter = 1
+
+// statusOf is the one place where errors become HTTP statuses.
+func statusOf(err error) (status int, code string) {
+	var ae *apiError
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return ae.status, ae.code
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge
+	case errors.Is(err, worker.ErrNotFound):
+		return http.StatusNotFound, api.CodeNotFound
+	case errors.Is(err, worker.ErrNoSuchFile):
+		return http.StatusNotFound, api.CodeNoSuchFile
+	case errors.Is(err, worker.ErrNotAllowed):
+		return http.StatusUnprocessableEntity, api.CodePathNotAllowed
+	case errors.Is(err, worker.ErrInvalidArgs), errors.Is(err, api.ErrArgType):
+		return http.StatusUnprocessableEntity, api.CodeInvalidArgs
+	case errors.Is(err, worker.ErrQueueFull):
+		return http.StatusServiceUnavailable, api.CodeQueueFull
+	case errors.Is(err, worker.ErrShuttingDown), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, api.CodeShuttingDown
+	}
+	return http.StatusInternalServerError, api.CodeInternal
+}
+
+// writeError answers err as a JSON error body.
+func writeError(w http.ResponseWriter, err error) {
+	status, code := statusOf(err)
+	msg := err.Error()
+	switch code {
+	case api.CodeQueueFull:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		msg = "the job queue is full: try again shortly"
+	case api.CodeShuttingDown:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		msg = "the server is shutting down"
+	case api.CodeBodyTooLarge:
+		msg = "request body is larger than 64 KiB"
+	case api.CodeInternal:
+		// The log has the detail; the caller gets no internals.
+		msg = "internal error: see the server log"
+	}
+	writeJSON(w, status, api.Error{Error: msg, Code: code})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	// Job output is text for people and scripts; < and > need no escaping
+	// in an application/json body.
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

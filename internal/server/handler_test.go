@@ -1,0 +1,115 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/rw-project/rw/internal/worker"
+)
+
+// fakePool is a Pool with two jobs: 1 owned by alice, 2 by bob. It records
+// what was started and stopped.
+type fakePool struct {
+	started []worker.Spec
+	stopped []int64
+}
+
+func (p *fakePool) snap(id int64) (worker.Snapshot, error) {
+	owners := map[int64]string{1: "alice", 2: "bob"}
+	owner, ok := owners[id]
+	if !ok {
+		return worker.Snapshot{}, fmt.Errorf("job %d: %w", id, worker.ErrNotFound)
+	}
+	return worker.Snapshot{ID: id, Owner: owner, Path: "x", Status: worker.StatusRunning, CreatedAt: time.Now()}, nil
+}
+
+func (p *fakePool) Start(spec worker.Spec) (int64, error) {
+	p.started = append(p.started, spec)
+	return 1, nil
+}
+func (p *fakePool) Stop(_ context.Context, id int64) (worker.Snapshot, error) {
+	p.stopped = append(p.stopped, id)
+	return p.snap(id)
+}
+func (p *fakePool) Query(id int64) (worker.Snapshot, error) { return p.snap(id) }
+func (p *fakePool) List() []worker.Snapshot {
+	a, _ := p.snap(1)
+	b, _ := p.snap(2)
+	return []worker.Snapshot{a, b}
+}
+func (p *fakePool) Tail(int64, int64) ([]byte, bool, error) { return []byte("out"), false, nil }
+func (p *fakePool) Follow(context.Context, int64, int64, bool) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("out")), nil
+}
+
+// TestPermissionTable runs every role against every endpoint and owner
+// through the real handler, with a fake pool.
+func TestPermissionTable(t *testing.T) {
+	f := newFixture(t)
+	ids := map[string]identity{"admin": f.ids["alice"], "user": f.ids["bob"], "unknown role": f.ids["carol"]}
+	endpoints := []struct {
+		name         string
+		method, path string
+		body         string
+		onJob        int64 // 0: no job concerned
+	}{
+		{"start", "POST", "/start", `{"filePath": "x"}`, 0},
+		{"list", "GET", "/query", "", 0},
+		{"query alice's job", "GET", "/query?id=1", "", 1},
+		{"query bob's job", "GET", "/query?id=2", "", 2},
+		{"stop alice's job", "POST", "/stop", `{"id": 1}`, 1},
+		{"stop bob's job", "POST", "/stop", `{"id": 2}`, 2},
+		{"logs of alice's job", "GET", "/logs?id=1", "", 1},
+		{"logs of bob's job", "GET", "/logs?id=2", "", 2},
+	}
+	// want[role][endpoint]: alice is the admin, bob the user.
+	want := map[string][]int{
+		"admin":        {200, 200, 200, 200, 200, 200, 200, 200},
+		"user":         {200, 200, 404, 200, 404, 200, 404, 200},
+		"unknown role": {403, 403, 403, 403, 403, 403, 403, 403},
+	}
+	for role, id := range ids {
+		for i, ep := range endpoints {
+			t.Run(role+"/"+ep.name, func(t *testing.T) {
+				pool := &fakePool{}
+				s := New(Config{Pool: pool, TokenKey: f.tokenPub, Log: zerolog.Nop()})
+				req := httptest.NewRequest(ep.method, ep.path, strings.NewReader(ep.body))
+				req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{id.leaf()}}}
+				req.Header.Set("Authorization", "Bearer "+id.token)
+				rec := httptest.NewRecorder()
+				s.ServeHTTP(rec, req)
+				if rec.Code != want[role][i] {
+					t.Fatalf("status %d, want %d: %s", rec.Code, want[role][i], rec.Body)
+				}
+				// A refused call must not reach the pool.
+				if rec.Code != 200 && (len(pool.started) > 0 || len(pool.stopped) > 0) {
+					t.Errorf("refused call reached the pool: started %v stopped %v", pool.started, pool.stopped)
+				}
+				if ep.name == "start" && rec.Code == 200 && pool.started[0].Owner != id.name {
+					t.Errorf("job started for %q, want the caller %q", pool.started[0].Owner, id.name)
+				}
+			})
+		}
+	}
+}
+
+func TestNoCertificateIsUnauthenticated(t *testing.T) {
+	f := newFixture(t)
+	s := New(Config{Pool: &fakePool{}, TokenKey: f.tokenPub, Log: zerolog.Nop()})
+	req := httptest.NewRequest("GET", "/query", nil)
+	req.Header.Set("Authorization", "Bearer "+f.ids["alice"].token)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("request without TLS: %d", rec.Code)
+	}
+}

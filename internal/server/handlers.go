@@ -1,0 +1,262 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/auth"
+	"github.com/rw-project/rw/internal/worker"
+)
+
+// fail answers err, logging it first if it is the server's own fault.
+func (s *Server) fail(w http.ResponseWriter, c *call, err error) {
+	if status, _ := statusOf(err); status == http.StatusInternalServerError {
+		s.log.Error().Str("rid", c.id).Err(err).Msg("internal error")
+	}
+	writeError(w, err)
+}
+
+// errNoJob is the answer for a job that does not exist and for one the
+// caller may not see: the two must be indistinguishable.
+func errNoJob(id int64) error {
+	return &apiError{http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no job %d (or it is not yours)", id)}
+}
+
+func errForbidden(c *call, action auth.Action) error {
+	return &apiError{http.StatusForbidden, api.CodeForbidden,
+		fmt.Sprintf("role %q may not %s jobs", c.identity.Role, action)}
+}
+
+// visibleJob returns job id if the caller may do action to it.
+func (s *Server) visibleJob(c *call, action auth.Action, id int64) (worker.Snapshot, error) {
+	snap, err := s.pool.Query(id)
+	if errors.Is(err, worker.ErrNotFound) {
+		return worker.Snapshot{}, errNoJob(id)
+	}
+	if err != nil {
+		return worker.Snapshot{}, err
+	}
+	switch auth.Decide(c.identity, action, snap.Owner) {
+	case auth.Allow:
+		return snap, nil
+	case auth.Hide:
+		return worker.Snapshot{}, errNoJob(id)
+	}
+	return worker.Snapshot{}, errForbidden(c, action)
+}
+
+// decodeBody reads a JSON body of at most api.MaxBodyBytes into v, refusing
+// unknown fields and trailing data.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	// The deadline must not outlive the body: the connection's background
+	// read would otherwise end a long response when it fires.
+	defer rc.SetReadDeadline(time.Time{})
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, api.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) || errors.Is(err, api.ErrArgType) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return &apiError{http.StatusBadRequest, api.CodeBadRequest, "empty request body: send a JSON object"}
+		}
+		return &apiError{http.StatusBadRequest, api.CodeBadRequest, "malformed JSON body: " + err.Error()}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return &apiError{http.StatusBadRequest, api.CodeBadRequest, "malformed JSON body: data after the object"}
+	}
+	return nil
+}
+
+// validateArgs applies the API's limits on job arguments.
+func validateArgs(args []api.Arg) ([]string, error) {
+	if len(args) > api.MaxArgs {
+		return nil, &apiError{http.StatusUnprocessableEntity, api.CodeInvalidArgs, fmt.Sprintf("%d arguments: at most %d are allowed", len(args), api.MaxArgs)}
+	}
+	out := make([]string, len(args))
+	total := 0
+	for i, a := range args {
+		if strings.IndexByte(string(a), 0) >= 0 {
+			return nil, &apiError{http.StatusUnprocessableEntity, api.CodeInvalidArgs, fmt.Sprintf("argument %d contains a NUL byte", i+1)}
+		}
+		total += len(a)
+		out[i] = string(a)
+	}
+	if total > api.MaxArgsBytes {
+		return nil, &apiError{http.StatusUnprocessableEntity, api.CodeInvalidArgs, fmt.Sprintf("arguments total %d bytes: at most %d are allowed", total, api.MaxArgsBytes)}
+	}
+	return out, nil
+}
+
+func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *call) {
+	if auth.Decide(c.identity, auth.ActionStart, "") != auth.Allow {
+		s.fail(w, c, errForbidden(c, auth.ActionStart))
+		return
+	}
+	var req api.StartRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	args, err := validateArgs(req.Args)
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	id, err := s.pool.Start(worker.Spec{Owner: c.identity.User, Path: req.FilePath, Args: args})
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	snap, err := s.pool.Query(id)
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.job(snap))
+}
+
+func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *call) {
+	var req api.StopRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	if _, err := s.visibleJob(c, auth.ActionStop, req.ID); err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	snap, err := s.pool.Stop(r.Context(), req.ID)
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.job(snap))
+}
+
+// parseID reads the id query parameter.
+func parseID(r *http.Request) (int64, bool, error) {
+	raw, ok := r.URL.Query()["id"]
+	if !ok {
+		return 0, false, nil
+	}
+	if len(raw) != 1 {
+		return 0, false, &apiError{http.StatusBadRequest, api.CodeBadRequest, "give id once"}
+	}
+	id, err := strconv.ParseInt(raw[0], 10, 64)
+	if err != nil {
+		return 0, false, &apiError{http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("id %q is not a job id: ids are integers from 1", raw[0])}
+	}
+	return id, true, nil
+}
+
+func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *call) {
+	id, one, err := parseID(r)
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	if one {
+		snap, err := s.visibleJob(c, auth.ActionQuery, id)
+		if err != nil {
+			s.fail(w, c, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.job(snap))
+		return
+	}
+	// A role that may not query even its own jobs may not list.
+	if auth.Decide(c.identity, auth.ActionQuery, c.identity.User) == auth.Deny {
+		s.fail(w, c, errForbidden(c, auth.ActionQuery))
+		return
+	}
+	list := api.JobList{Jobs: []api.Job{}}
+	for _, snap := range s.pool.List() {
+		if auth.Decide(c.identity, auth.ActionQuery, snap.Owner) == auth.Allow {
+			list.Jobs = append(list.Jobs, s.job(snap))
+		}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *call) {
+	id, ok, err := parseID(r)
+	if err == nil && !ok {
+		err = &apiError{http.StatusBadRequest, api.CodeBadRequest, "missing id: use /logs?id=N"}
+	}
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	q := r.URL.Query()
+	follow := false
+	if v := q.Get("follow"); v != "" {
+		if follow, err = strconv.ParseBool(v); err != nil {
+			s.fail(w, c, &apiError{http.StatusBadRequest, api.CodeBadRequest, "follow must be true or false"})
+			return
+		}
+	}
+	var offset int64
+	if v := q.Get("offset"); v != "" {
+		if offset, err = strconv.ParseInt(v, 10, 64); err != nil || offset < 0 {
+			s.fail(w, c, &apiError{http.StatusBadRequest, api.CodeBadRequest, "offset must be a byte count from 0"})
+			return
+		}
+	}
+	if _, err := s.visibleJob(c, auth.ActionLogs, id); err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	out, err := s.pool.Follow(r.Context(), id, offset, follow)
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	defer out.Close()
+	s.stream(w, out)
+}
+
+// stream copies a job's output to the response, flushing each chunk as it
+// comes. Each write gets its own deadline instead of one for the response,
+// so a stream may last as long as the job while a client that stops reading
+// is still cut off.
+func (s *Server) stream(w http.ResponseWriter, out io.Reader) {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := out.Read(buf)
+		if n > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if ferr := rc.Flush(); ferr != nil {
+				return
+			}
+		}
+		if err != nil {
+			// io.EOF: the job ended and every byte was sent. Anything
+			// else: the client left or the server is shutting down.
+			return
+		}
+	}
+}

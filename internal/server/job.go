@@ -1,0 +1,60 @@
+package server
+
+import (
+	"time"
+	"unicode/utf8"
+
+	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/worker"
+)
+
+// job converts a snapshot to its API form, with the tail of its output.
+func (s *Server) job(snap worker.Snapshot) api.Job {
+	j := api.Job{
+		ID:              snap.ID,
+		Owner:           snap.Owner,
+		FilePath:        snap.Path,
+		Args:            snap.Args,
+		Status:          string(snap.Status),
+		ExitCode:        snap.ExitCode,
+		Error:           snap.Reason,
+		OutputTruncated: snap.OutputTruncated,
+		CreatedAt:       snap.CreatedAt.UTC(),
+		StartedAt:       optionalTime(snap.StartedAt),
+		EndedAt:         optionalTime(snap.EndedAt),
+	}
+	if j.Args == nil {
+		j.Args = []string{}
+	}
+	tail, cut, err := s.pool.Tail(snap.ID, api.MaxOutputTail)
+	if err != nil {
+		s.log.Error().Int64("job", snap.ID).Err(err).Msg("read job output")
+		return j
+	}
+	if len(tail) > 0 {
+		if cut {
+			tail = dropPartialRune(tail)
+		}
+		text := string(tail)
+		j.Output = &text
+	}
+	j.OutputTruncated = j.OutputTruncated || cut
+	return j
+}
+
+// dropPartialRune drops the continuation bytes a cut left at the start of
+// the tail, so the text does not begin with a broken character.
+func dropPartialRune(b []byte) []byte {
+	for i := 0; i < utf8.UTFMax-1 && len(b) > 0 && !utf8.RuneStart(b[0]); i++ {
+		b = b[1:]
+	}
+	return b
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

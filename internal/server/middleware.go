@@ -1,0 +1,131 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/auth"
+	"github.com/rw-project/rw/pki"
+)
+
+// call is what the middleware learned about a request.
+type call struct {
+	id       string
+	identity pki.Identity
+}
+
+// ServeHTTP authenticates every request, then routes it. Authentication
+// comes first, so that a caller without credentials learns nothing, not
+// even which paths exist.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	c := &call{id: requestID()}
+	rec.Header().Set("X-Request-Id", c.id)
+	defer func() {
+		s.log.Info().
+			Str("rid", c.id).
+			Str("user", c.identity.User).
+			Str("method", r.Method).
+			Str("path", r.URL.RequestURI()).
+			Int("status", rec.status()).
+			Dur("duration", time.Since(start)).
+			Int64("bytes", rec.bytes).
+			Msg("request")
+	}()
+	// A bound on writing the response; the log stream replaces it with one
+	// per write.
+	_ = http.NewResponseController(rec).SetWriteDeadline(time.Now().Add(s.writeTimeout))
+
+	if err := s.authenticate(r, c); err != nil {
+		s.log.Warn().Str("rid", c.id).Str("peer", r.RemoteAddr).Str("cert_cn", peerName(r)).Err(err).Msg("authentication failed")
+		writeUnauthenticated(rec, err)
+		return
+	}
+	rt, ok := s.routes[r.URL.Path]
+	if !ok {
+		writeError(rec, &apiError{http.StatusNotFound, api.CodeNotFound, "no such endpoint " + r.URL.Path + ": the API has /start, /stop, /query and /logs"})
+		return
+	}
+	if r.Method != rt.method {
+		rec.Header().Set("Allow", rt.method)
+		writeError(rec, &apiError{http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, r.URL.Path + " takes " + rt.method + ", not " + r.Method})
+		return
+	}
+	rt.handler(rec, r, c)
+}
+
+func (s *Server) authenticate(r *http.Request, c *call) error {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return auth.ErrNoCertificate
+	}
+	id, err := s.authn.Identify(r.Header.Get("Authorization"), r.TLS.VerifiedChains[0][0])
+	if err != nil {
+		return err
+	}
+	c.identity = id
+	return nil
+}
+
+// writeUnauthenticated answers 401 with the challenge of RFC 6750: a request
+// without a bearer token gets the bare challenge, one whose token failed a
+// check gets error="invalid_token" as well.
+func writeUnauthenticated(w http.ResponseWriter, err error) {
+	challenge := `Bearer realm="rw"`
+	if !errors.Is(err, auth.ErrNoToken) {
+		challenge += `, error="invalid_token"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeError(w, &apiError{http.StatusUnauthorized, api.CodeUnauthenticated, err.Error()})
+}
+
+func peerName(r *http.Request) string {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return ""
+	}
+	return r.TLS.PeerCertificates[0].Subject.CommonName
+}
+
+func requestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// recorder remembers the status and size of a response for the access log.
+// Unwrap lets http.ResponseController reach the connection's deadlines and
+// flushing through it.
+type recorder struct {
+	http.ResponseWriter
+	code  int
+	bytes int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *recorder) status() int {
+	if r.code == 0 {
+		return http.StatusOK
+	}
+	return r.code
+}

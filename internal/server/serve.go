@@ -1,0 +1,72 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// shutdownTimeout bounds how long Serve waits for requests in flight once
+// its context ends; streams and stops end at once, so this is generous.
+const shutdownTimeout = 10 * time.Second
+
+// Serve answers requests on ln over TLS with tlsCfg until ctx ends, then
+// shuts down: it stops accepting, ends the log streams and the stop requests
+// in flight, and waits for the handlers, at most shutdownTimeout. Stopping
+// the jobs is the pool owner's business, after Serve returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) error {
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	hs := &http.Server{
+		Handler:           s,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		// No ReadTimeout or WriteTimeout: both would cut /logs?follow=true
+		// streams. Bodies get a read deadline where they are read, and
+		// responses a write deadline per request or per streamed write.
+		BaseContext: func(net.Listener) context.Context { return base },
+		// HTTP/1.1 only: one request per connection at a time keeps the
+		// per-request deadlines exact and streaming plain.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ErrorLog:     log.New(errorLogWriter{s.log}, "", 0),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.ServeTLS(ln, "", "") }()
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	// Ending the base context ends every follow stream and every stop in
+	// flight, so Shutdown does not wait for jobs.
+	cancelBase()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		err = errors.Join(err, hs.Close())
+	}
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// errorLogWriter sends net/http's own messages (TLS handshake failures,
+// mostly) to the structured log.
+type errorLogWriter struct{ log zerolog.Logger }
+
+func (w errorLogWriter) Write(p []byte) (int, error) {
+	w.log.Warn().Str("source", "http").Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

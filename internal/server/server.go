@@ -1,0 +1,96 @@
+// Package server is rw's HTTP API: routing, authentication and permission
+// checks, the mapping of worker errors to status codes, live output
+// streaming and graceful serving over mutual TLS.
+//
+// It depends on the worker only through the Pool interface below, so that
+// handlers can be tested with a fake and the worker can change inside.
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/auth"
+	"github.com/rw-project/rw/internal/worker"
+)
+
+// Pool is what the server needs from the worker.
+type Pool interface {
+	Start(spec worker.Spec) (int64, error)
+	Stop(ctx context.Context, id int64) (worker.Snapshot, error)
+	Query(id int64) (worker.Snapshot, error)
+	List() []worker.Snapshot
+	Tail(id int64, n int64) ([]byte, bool, error)
+	Follow(ctx context.Context, id, offset int64, follow bool) (io.ReadCloser, error)
+}
+
+// PoolOf adapts a worker.Pool to Pool.
+func PoolOf(p *worker.Pool) Pool { return workerPool{p} }
+
+type workerPool struct{ *worker.Pool }
+
+func (p workerPool) Follow(ctx context.Context, id, offset int64, follow bool) (io.ReadCloser, error) {
+	return p.Pool.Follow(ctx, id, offset, follow)
+}
+
+// Config configures a Server.
+type Config struct {
+	Pool Pool
+	// TokenKey verifies the bearer tokens.
+	TokenKey *ecdsa.PublicKey
+	Log      zerolog.Logger
+	// StopTimeout is the pool's grace period; a POST /stop may take that
+	// long, and the response's write deadline allows for it.
+	StopTimeout time.Duration
+}
+
+// Server is the rw API as an http.Handler.
+type Server struct {
+	pool   Pool
+	authn  *auth.Authenticator
+	log    zerolog.Logger
+	routes map[string]route
+	// writeTimeout bounds writing a whole non-streaming response.
+	writeTimeout time.Duration
+}
+
+// route is one endpoint: its method and handler.
+type route struct {
+	method  string
+	handler func(w http.ResponseWriter, r *http.Request, c *call)
+}
+
+// Timeouts of the connection and of one write of a stream.
+const (
+	readHeaderTimeout  = 10 * time.Second
+	bodyReadTimeout    = 30 * time.Second
+	idleTimeout        = 2 * time.Minute
+	streamWriteTimeout = 30 * time.Second
+	maxHeaderBytes     = 16 << 10
+)
+
+// New returns the API handler.
+func New(cfg Config) *Server {
+	stopTimeout := cfg.StopTimeout
+	if stopTimeout <= 0 {
+		stopTimeout = worker.DefaultStopTimeout
+	}
+	s := &Server{
+		pool:         cfg.Pool,
+		authn:        auth.NewAuthenticator(cfg.TokenKey),
+		log:          cfg.Log,
+		writeTimeout: stopTimeout + 30*time.Second,
+	}
+	s.routes = map[string]route{
+		api.PathStart: {http.MethodPost, s.handleStart},
+		api.PathStop:  {http.MethodPost, s.handleStop},
+		api.PathQuery: {http.MethodGet, s.handleQuery},
+		api.PathLogs:  {http.MethodGet, s.handleLogs},
+	}
+	return s
+}

@@ -1,0 +1,197 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rw-project/rw/internal/worker"
+	"github.com/rw-project/rw/pki"
+)
+
+// openLogs starts a GET /logs request and returns the open response.
+func (s *liveServer) openLogs(t *testing.T, ctx context.Context, id identity, job int64, follow bool) *http.Response {
+	t.Helper()
+	url := fmt.Sprintf("https://%s/logs?id=%d&follow=%v", s.addr, job, follow)
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+id.token)
+	c := s.client(t, id)
+	c.Timeout = 0 // a follow stream lasts as long as the job
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("logs: %d %s", resp.StatusCode, b)
+	}
+	return resp
+}
+
+func TestFollowWithConcurrentReaders(t *testing.T) {
+	s := startServer(t, worker.Config{})
+	alice := s.ids["alice"]
+	const lines = 100
+	job := s.startJob(t, alice, "lines.sh", fmt.Sprint(lines))
+	var want bytes.Buffer
+	for i := range lines {
+		fmt.Fprintf(&want, "line %d\n", i)
+	}
+	const readers = 8
+	got := make([][]byte, readers)
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Go(func() {
+			resp := s.openLogs(t, context.Background(), alice, job, true)
+			defer resp.Body.Close()
+			got[i], _ = io.ReadAll(resp.Body)
+		})
+	}
+	wg.Wait()
+	for i, g := range got {
+		if !bytes.Equal(g, want.Bytes()) {
+			t.Errorf("reader %d got %d bytes, want the %d the job wrote", i, len(g), want.Len())
+		}
+	}
+}
+
+func TestFollowDeliversBytesAsTheyAreWritten(t *testing.T) {
+	s := startServer(t, worker.Config{})
+	alice := s.ids["alice"]
+	job := s.startJob(t, alice, "sleep.sh")
+	resp := s.openLogs(t, context.Background(), alice, job, true)
+	defer resp.Body.Close()
+	// "ready" arrives while the job is still running: the stream is
+	// flushed as output comes, not at the end.
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	if snap, _ := s.pool.Query(job); snap.Status != worker.StatusRunning {
+		t.Fatalf("job is %s, want running", snap.Status)
+	}
+	s.call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, job))
+	if rest, err := io.ReadAll(resp.Body); err != nil || len(rest) != 0 {
+		t.Errorf("after stop: %q, %v; want a clean end", rest, err)
+	}
+}
+
+func TestClientLeavesMidStream(t *testing.T) {
+	s := startServer(t, worker.Config{})
+	alice := s.ids["alice"]
+	job := s.startJob(t, alice, "sleep.sh")
+	ctx, cancel := context.WithCancel(context.Background())
+	resp := s.openLogs(t, ctx, alice, job, true)
+	if line, _ := bufio.NewReader(resp.Body).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("first line %q", line)
+	}
+	cancel()
+	resp.Body.Close()
+	// The handler notices and returns: its access line is written on
+	// return. goleak in TestMain checks that nothing is left behind.
+	s.waitLog(t, `"message":"request"`, fmt.Sprintf(`"path":"/logs?id=%d&follow=true"`, job))
+	if snap, _ := s.pool.Query(job); snap.Status != worker.StatusRunning {
+		t.Errorf("job is %s after its reader left", snap.Status)
+	}
+}
+
+func TestShutdownWithRunningJobsAndOpenStreams(t *testing.T) {
+	s := startServer(t, worker.Config{StopTimeout: 2 * time.Second})
+	alice := s.ids["alice"]
+	var streams []*http.Response
+	var jobs []int64
+	for range 3 {
+		job := s.startJob(t, alice, "sleep.sh")
+		jobs = append(jobs, job)
+		resp := s.openLogs(t, context.Background(), alice, job, true)
+		if line, _ := bufio.NewReader(resp.Body).ReadString('\n'); line != "ready\n" {
+			t.Fatalf("first line %q", line)
+		}
+		streams = append(streams, resp)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.stop()
+		close(done)
+	}()
+	for _, resp := range streams {
+		io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("shutdown did not finish")
+	}
+	for _, id := range jobs {
+		snap, _ := s.pool.Query(id)
+		if snap.Status != worker.StatusStopped {
+			t.Errorf("job %d: %s after shutdown", id, snap.Status)
+		}
+	}
+}
+
+// TestWithCurl drives the API with curl, a client nobody here wrote.
+func TestWithCurl(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl is not installed: .ci/run installs it; install it to run this test")
+	}
+	s := startServer(t, worker.Config{})
+	certPath, keyPath, _ := pki.ClientFiles("alice")
+	run := func(args ...string) (string, string) {
+		t.Helper()
+		base := []string{"-sS", "--cacert", filepath.Join(s.dir, pki.ServerCACert),
+			"--cert", filepath.Join(s.dir, certPath), "--key", filepath.Join(s.dir, keyPath),
+			"-w", "\n%{http_code}"}
+		out, err := exec.Command(curl, append(base, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl %v: %v\n%s", args, err, out)
+		}
+		// -w puts the status after the last newline.
+		i := strings.LastIndexByte(string(out), '\n')
+		return strings.TrimSpace(string(out[:i])), string(out[i+1:])
+	}
+	url := "https://localhost:" + s.addr[strings.LastIndexByte(s.addr, ':')+1:]
+	auth := "Authorization: Bearer " + s.ids["alice"].token
+
+	body, code := run("-H", auth, "-d", `{"filePath": "add.exe", "args": [8, 10]}`, url+"/start")
+	if code != "200" || !strings.Contains(body, `"id":1`) {
+		t.Fatalf("start: %s %s", code, body)
+	}
+	s.wait(t, 1)
+	if body, code = run("-H", auth, url+"/query?id=1"); code != "200" || !strings.Contains(body, `"output":"18\n"`) {
+		t.Errorf("query: %s %s", code, body)
+	}
+	if body, code = run("-H", auth, "-N", url+"/logs?id=1&follow=true"); code != "200" || body != "18" {
+		t.Errorf("logs: %s %q", code, body)
+	}
+	if _, code = run(url + "/query"); code != "401" {
+		t.Errorf("no token: %s", code)
+	}
+	// curl refuses to go below TLS 1.3 with --tls-max 1.2: the server
+	// refuses the handshake.
+	out, err := exec.Command(curl, "-sS", "--tls-max", "1.2", "--cacert", filepath.Join(s.dir, pki.ServerCACert),
+		"--cert", filepath.Join(s.dir, certPath), "--key", filepath.Join(s.dir, keyPath), url+"/query").CombinedOutput()
+	if err == nil {
+		t.Errorf("TLS 1.2 accepted: %s", out)
+	}
+	// Without a client certificate the handshake fails.
+	out, err = exec.Command(curl, "-sS", "--cacert", filepath.Join(s.dir, pki.ServerCACert), "-H", auth, url+"/query").CombinedOutput()
+	if err == nil {
+		t.Errorf("no client certificate accepted: %s", out)
+	}
+}
