@@ -114,6 +114,9 @@ func TestConcurrentFollowersGetIdenticalStreams(t *testing.T) {
 			want.WriteByte(byte(b))
 		}
 	}
+	if s, _ := p.Query(id); !s.Status.Final() {
+		t.Errorf("followers ended while the job is %s: a follower must end after the job", s.Status)
+	}
 	for i, got := range results {
 		if !bytes.Equal(got, want.Bytes()) {
 			t.Errorf("follower %d got %d bytes, not the identical %d-byte stream", i, len(got), want.Len())

@@ -152,5 +152,8 @@ func (j *job) finish(status Status, exitCode *int, reason string) {
 	if spool != nil {
 		spool.Close()
 	}
+	// The output ends only now, so that a follower that reads to its end
+	// finds the job final.
+	j.out.close()
 	close(j.done)
 }

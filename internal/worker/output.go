@@ -62,9 +62,10 @@ func (o *output) close() {
 
 // copyFrom reads r until EOF or an error and appends what it reads to the
 // spool file, up to the cap; past the cap it keeps reading, so the job never
-// blocks on a full pipe, and drops the bytes. It closes the output when done.
+// blocks on a full pipe, and drops the bytes. The runner closes the output
+// once the job is final, so that a follower that sees the end of the output
+// also sees the job's final status.
 func (o *output) copyFrom(r io.Reader, f *os.File) {
-	defer o.close()
 	defer f.Close()
 	buf := make([]byte, 32*1024)
 	var written int64

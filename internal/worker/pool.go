@@ -355,7 +355,6 @@ func (p *Pool) next() *job {
 // took it, so nothing else owns it.
 func (p *Pool) cancelQueued(j *job) {
 	j.requestStop()
-	j.out.close()
 	j.finish(StatusStopped, nil, "stopped before it started")
 	p.changed(j)
 }

@@ -33,9 +33,8 @@ func (p *Pool) run(j *job) {
 	j.mu.Lock()
 	if j.stopping {
 		j.mu.Unlock()
-		j.out.close()
 		j.finish(StatusStopped, nil, "stopped before it started")
-		p.changed(j)
+			p.changed(j)
 		return
 	}
 	exe, spool := j.exe, j.spool
@@ -133,7 +132,6 @@ func (p *Pool) run(j *job) {
 
 // fail ends a job that never ran.
 func (p *Pool) fail(j *job, reason string) {
-	j.out.close()
 	j.finish(StatusFailed, nil, reason)
 	p.changed(j)
 }
