@@ -1,0 +1,177 @@
+// Package client is a typed Go client for rw's HTTP API. It maps HTTP errors
+// back to Go errors in one place (Error and its Is method) and network and
+// TLS failures to the sentinels below, so that callers can tell a user which
+// side is wrong. It knows nothing of the command line.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/rw-project/rw/internal/api"
+)
+
+// Config says where the server is and who we are.
+type Config struct {
+	// Server is HOST:PORT.
+	Server string
+	// TLS is the client configuration from pki.NewClientTLS; its ServerName
+	// is set from Server's host when empty.
+	TLS *tls.Config
+	// Token is the bearer token.
+	Token string
+	// DialTimeout bounds the TCP connection and the TLS handshake; 10s if
+	// zero.
+	DialTimeout time.Duration
+}
+
+// Client talks to one rw server. It is safe for concurrent use.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// New returns a client for cfg. It does not connect until the first request.
+func New(cfg Config) (*Client, error) {
+	host, _, err := net.SplitHostPort(cfg.Server)
+	if err != nil {
+		return nil, fmt.Errorf("server address %q: want HOST:PORT", cfg.Server)
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	tlsCfg := cfg.TLS.Clone()
+	if tlsCfg.ServerName == "" {
+		tlsCfg.ServerName = host
+	}
+	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: cfg.DialTimeout}, Config: tlsCfg}
+	tr := &http.Transport{
+		// Our own dial, so that handshake failures come back as they are
+		// and classify can say which side is wrong.
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+			defer cancel()
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, classify(cfg.Server, err)
+			}
+			return conn, nil
+		},
+		ForceAttemptHTTP2:   false,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &Client{
+		base:  "https://" + cfg.Server,
+		token: cfg.Token,
+		http:  &http.Client{Transport: tr},
+	}, nil
+}
+
+// Close releases idle connections.
+func (c *Client) Close() {
+	c.http.CloseIdleConnections()
+}
+
+// Start starts path with args and returns the new job.
+func (c *Client) Start(ctx context.Context, path string, args []string) (api.Job, error) {
+	req := api.StartRequest{FilePath: path, Args: make([]api.Arg, len(args))}
+	for i, a := range args {
+		req.Args[i] = api.Arg(a)
+	}
+	var job api.Job
+	err := c.do(ctx, http.MethodPost, api.PathStart, nil, req, &job)
+	return job, err
+}
+
+// Stop stops job id and returns it in its final status.
+func (c *Client) Stop(ctx context.Context, id int64) (api.Job, error) {
+	var job api.Job
+	err := c.do(ctx, http.MethodPost, api.PathStop, nil, api.StopRequest{ID: id}, &job)
+	return job, err
+}
+
+// Query returns job id.
+func (c *Client) Query(ctx context.Context, id int64) (api.Job, error) {
+	var job api.Job
+	err := c.do(ctx, http.MethodGet, api.PathQuery, url.Values{"id": {strconv.FormatInt(id, 10)}}, nil, &job)
+	return job, err
+}
+
+// List returns every job the caller may see, ordered by id.
+func (c *Client) List(ctx context.Context) ([]api.Job, error) {
+	var list api.JobList
+	err := c.do(ctx, http.MethodGet, api.PathQuery, nil, nil, &list)
+	return list.Jobs, err
+}
+
+// Logs opens job id's output from its first byte. With follow, the stream
+// lasts until the job has ended and every byte was sent, or ctx ends. The
+// caller closes it.
+func (c *Client) Logs(ctx context.Context, id int64, follow bool) (io.ReadCloser, error) {
+	q := url.Values{"id": {strconv.FormatInt(id, 10)}}
+	if follow {
+		q.Set("follow", "true")
+	}
+	resp, err := c.send(ctx, http.MethodGet, api.PathLogs, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// do sends a request with an optional JSON body and decodes a JSON answer.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	resp, err := c.send(ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
+		return fmt.Errorf("read the answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// send sends a request and returns a 200 response, or the error it stands
+// for.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, classify(c.base[len("https://"):], err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	return nil, readError(resp)
+}

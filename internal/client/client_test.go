@@ -1,0 +1,196 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/rw-project/rw/internal/server"
+	"github.com/rw-project/rw/internal/worker"
+	"github.com/rw-project/rw/pki"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// env is a PKI and a real server on loopback.
+type env struct {
+	dir  string
+	addr string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := pki.Generate(pki.GenerateOptions{Dir: dir, Users: []pki.UserSpec{{Name: "alice", Role: pki.RoleAdmin}, {Name: "bob", Role: pki.RoleUser}}}); err != nil {
+		t.Fatal(err)
+	}
+	jobs := t.TempDir()
+	if err := os.WriteFile(filepath.Join(jobs, "echo.sh"), []byte("#!/bin/sh\nprintf '%s\\n' \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := worker.New(worker.Config{JobsDir: jobs, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := pki.ReadPublicKey(filepath.Join(dir, pki.TokenPub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := pki.LoadServerTLS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		server.New(server.Config{Pool: server.PoolOf(pool), TokenKey: pub, Log: zerolog.Nop()}).Serve(ctx, ln, tlsCfg)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		pool.Shutdown(context.Background())
+	})
+	return &env{dir: dir, addr: ln.Addr().String()}
+}
+
+// client returns a client for user, trusting caFile as the server CA.
+func (e *env) client(t *testing.T, user, server, caFile string) *Client {
+	t.Helper()
+	certPath, keyPath, tokenPath := pki.ClientFiles(user)
+	tlsCfg, err := pki.LoadClientTLS(filepath.Join(e.dir, certPath), filepath.Join(e.dir, keyPath), filepath.Join(e.dir, caFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := os.ReadFile(filepath.Join(e.dir, tokenPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Server: server, TLS: tlsCfg, Token: strings.TrimSpace(string(token)), DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func (e *env) port() string { return e.addr[strings.LastIndexByte(e.addr, ':')+1:] }
+
+func TestClientFlow(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t, "alice", "localhost:"+e.port(), pki.ServerCACert)
+	ctx := context.Background()
+	job, err := c.Start(ctx, "echo.sh", []string{"a b", "--x"})
+	if err != nil || job.ID != 1 {
+		t.Fatalf("Start: %+v, %v", job, err)
+	}
+	logs, err := c.Logs(ctx, job.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(logs)
+	logs.Close()
+	if err != nil || string(out) != "a b\n--x\n" {
+		t.Errorf("Logs: %q, %v", out, err)
+	}
+	job, err = c.Query(ctx, job.ID)
+	if err != nil || job.Status != "finished" {
+		t.Errorf("Query: %+v, %v", job, err)
+	}
+	jobs, err := c.List(ctx)
+	if err != nil || len(jobs) != 1 {
+		t.Errorf("List: %+v, %v", jobs, err)
+	}
+	job, err = c.Stop(ctx, job.ID)
+	if err != nil || job.Status != "finished" {
+		t.Errorf("Stop: %+v, %v", job, err)
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	alice := e.client(t, "alice", "localhost:"+e.port(), pki.ServerCACert)
+	bob := e.client(t, "bob", "localhost:"+e.port(), pki.ServerCACert)
+	if _, err := alice.Start(ctx, "echo.sh", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := bob.Query(ctx, 1)
+	var apiErr *Error
+	if !errors.Is(err, ErrNotFound) || !errors.As(err, &apiErr) || !strings.Contains(apiErr.Message, "no job 1") {
+		t.Errorf("bob queries alice's job: %v", err)
+	}
+	if _, err := alice.Start(ctx, "missing.sh", nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("start missing: %v", err)
+	}
+	if _, err := alice.Start(ctx, "../x", nil); !errors.Is(err, ErrUnprocessable) {
+		t.Errorf("start outside: %v", err)
+	}
+
+	// A token that does not match the certificate: 401 with the reason.
+	certPath, keyPath, _ := pki.ClientFiles("alice")
+	tlsCfg, _ := pki.LoadClientTLS(filepath.Join(e.dir, certPath), filepath.Join(e.dir, keyPath), filepath.Join(e.dir, pki.ServerCACert))
+	bobToken, _ := os.ReadFile(filepath.Join(e.dir, "clients", "bob.jwt"))
+	wrong, _ := New(Config{Server: e.addr, TLS: tlsCfg, Token: strings.TrimSpace(string(bobToken))})
+	defer wrong.Close()
+	_, err = wrong.List(ctx)
+	if !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), "does not match the client certificate") {
+		t.Errorf("wrong token: %v", err)
+	}
+
+	// Trusting the wrong CA for the server.
+	if _, err := e.client(t, "alice", e.addr, pki.ClientCACert).List(ctx); !errors.Is(err, ErrServerCertificate) {
+		t.Errorf("wrong server CA: %v", err)
+	}
+
+	// A name the server's certificate does not have.
+	tlsCfg.ServerName = "rw.example.com"
+	named, _ := New(Config{Server: e.addr, TLS: tlsCfg, Token: "x"})
+	defer named.Close()
+	if _, err := named.List(ctx); !errors.Is(err, ErrServerCertificate) || !strings.Contains(err.Error(), "not valid for") {
+		t.Errorf("wrong name: %v", err)
+	}
+
+	// A certificate from another PKI: the server refuses it.
+	other := t.TempDir()
+	if _, err := pki.Generate(pki.GenerateOptions{Dir: other, Users: []pki.UserSpec{{Name: "alice", Role: pki.RoleAdmin}}}); err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := tls.LoadX509KeyPair(filepath.Join(other, certPath), filepath.Join(other, keyPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, _ := pki.LoadPool(filepath.Join(e.dir, pki.ServerCACert))
+	refused, _ := New(Config{Server: e.addr, TLS: pki.NewClientTLS(foreign, pool), Token: "x"})
+	defer refused.Close()
+	if _, err := refused.List(ctx); !errors.Is(err, ErrClientRefused) {
+		t.Errorf("foreign client certificate: %v", err)
+	}
+
+	// Nobody listening.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := ln.Addr().String()
+	ln.Close()
+	if _, err := e.client(t, "alice", closed, pki.ServerCACert).List(ctx); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("closed port: %v", err)
+	}
+	if _, err := New(Config{Server: "no-port", TLS: tlsCfg}); err == nil {
+		t.Error("address without port accepted")
+	}
+}
