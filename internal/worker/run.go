@@ -34,7 +34,7 @@ func (p *Pool) run(j *job) {
 	if j.stopping {
 		j.mu.Unlock()
 		j.finish(StatusStopped, nil, "stopped before it started")
-			p.changed(j)
+		p.changed(j)
 		return
 	}
 	exe, spool := j.exe, j.spool
