@@ -45,6 +45,25 @@ type hintError struct {
 func (e *hintError) Error() string { return e.err.Error() }
 func (e *hintError) Unwrap() error { return e.err }
 
+// exitError ends rw with code, printing err unless it is nil: rw run passes
+// the job's exit code through this way.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitStatus ends rw quietly with code.
+func exitStatus(code int) error { return &exitError{code: code} }
+
 // withHint attaches a hint line to err.
 func withHint(err error, format string, args ...any) error {
 	return &hintError{err: err, hint: fmt.Sprintf(format, args...)}
@@ -63,6 +82,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		Commands:             commands,
+		Flags:                connectionFlags(),
 		EnableBashCompletion: false,
 		HideHelpCommand:      true,
 		// Errors are printed by Run, once, in the rw format.
@@ -87,13 +107,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // report prints err in the rw format and returns its exit code.
 func report(stderr io.Writer, err error) int {
 	code := exitFailure
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err == nil {
+			return ee.code
+		}
+		code = ee.code
+	}
 	var ue *usageError
 	if errors.As(err, &ue) {
 		code = exitUsage
-	}
-	var ec ucli.ExitCoder
-	if errors.As(err, &ec) && ue == nil {
-		code = ec.ExitCode()
 	}
 	fmt.Fprintf(stderr, "rw: error: %s\n", err)
 	var he *hintError

@@ -5,8 +5,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-// pkiDirFlag is the --pki/--dir flag shared by the commands that read or
-// write a PKI directory.
+// pkiDirFlag is the PKI directory flag of a command.
 func pkiDirFlag(name string, aliases ...string) *ucli.StringFlag {
 	return &ucli.StringFlag{
 		Name:    name,
@@ -16,9 +15,13 @@ func pkiDirFlag(name string, aliases ...string) *ucli.StringFlag {
 	}
 }
 
-// pkiDir returns the directory named by flag, or the default one.
+// pkiDir returns the directory named by flag (or by the global --pki), or
+// the default one.
 func pkiDir(c *ucli.Context, flag string) (string, error) {
-	if dir := c.String(flag); dir != "" {
+	if dir := lookup(c, flag); dir != "" {
+		return dir, nil
+	}
+	if dir := lookup(c, "pki"); dir != "" {
 		return dir, nil
 	}
 	dir, err := pki.DefaultDir()

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"syscall"
 	"testing"
@@ -35,6 +36,9 @@ func TestScripts(t *testing.T) {
 			// Keep every default path inside the script's work directory.
 			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/config")
 			env.Setenv("HOME", env.WorkDir+"/home")
+			// A race-enabled rw sleeps a second before exiting with code 0
+			// unless told not to.
+			env.Setenv("GORACE", "atexit_sleep_ms=0")
 			port, err := freePort()
 			if err != nil {
 				return err
@@ -44,6 +48,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitport": waitPort,
+			"waitls":   waitLs,
 		},
 	})
 }
@@ -57,6 +62,30 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitLs runs 'rw ls' until a line of its output matches REGEX, for a job
+// that must reach a state before the script goes on.
+func waitLs(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || neg {
+		ts.Fatalf("usage: waitls REGEX [rw flags...]")
+	}
+	re, err := regexp.Compile("(?m)" + args[0])
+	if err != nil {
+		ts.Fatalf("waitls: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := ts.Exec("rw", append([]string{"ls"}, args[1:]...)...)
+		out := ts.ReadFile("stdout")
+		if err == nil && re.MatchString(out) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("no line of 'rw ls' matches %q; last output:\n%s", args[0], out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitPort waits until something accepts connections on HOST:PORT, for a

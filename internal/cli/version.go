@@ -12,9 +12,15 @@ func init() {
 }
 
 var versionCommand = &ucli.Command{
-	Name:      "version",
-	Usage:     "print the version of rw",
-	UsageText: "rw version",
+	Name:  "version",
+	Usage: "print the version of rw",
+	UsageText: `rw version
+
+   Prints the module version and the commit the binary was built from (also
+   rw --version).
+
+EXAMPLES:
+   rw version`,
 	Action: func(c *ucli.Context) error {
 		fmt.Fprintln(c.App.Writer, "rw", versionString())
 		return nil

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -167,6 +168,12 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// The URL adds nothing a person needs: the address is in the
+		// classified error.
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
 		return nil, classify(c.base[len("https://"):], err)
 	}
 	if resp.StatusCode == http.StatusOK {

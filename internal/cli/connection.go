@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rw-project/rw/internal/client"
+	"github.com/rw-project/rw/internal/state"
+	"github.com/rw-project/rw/pki"
+	ucli "github.com/urfave/cli/v2"
+)
+
+func defaultStatePath() (string, error) { return state.DefaultPath() }
+
+// identity is a client identity's files, as absolute paths, and what its
+// certificate says.
+type identity struct {
+	user, role             string
+	cert, key, ca, tokenFn string
+}
+
+// explicitIdentity reports whether the command line or environment names an
+// identity, which then wins over the saved one. --pki alone does not: it
+// says where identities live, not which one to use.
+func explicitIdentity(c *ucli.Context) bool {
+	for _, f := range []string{"user", "cert", "key", "ca", "token"} {
+		if lookup(c, f) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveIdentity finds the identity to use from the flags: files given
+// one by one win over the PKI directory's, and the user defaults to the only
+// one in its clients folder.
+func resolveIdentity(c *ucli.Context) (identity, error) {
+	dir, err := pkiDir(c, "pki")
+	if err != nil {
+		return identity{}, err
+	}
+	id := identity{
+		cert:    lookup(c, "cert"),
+		key:     lookup(c, "key"),
+		ca:      lookup(c, "ca"),
+		tokenFn: lookup(c, "token"),
+	}
+	if id.ca == "" {
+		id.ca = filepath.Join(dir, pki.ServerCACert)
+	}
+	if id.cert == "" || id.key == "" || id.tokenFn == "" {
+		user := lookup(c, "user")
+		if user == "" {
+			if user, err = onlyUser(dir); err != nil {
+				return identity{}, err
+			}
+		} else if err := pki.ValidateUserName(user); err != nil {
+			return identity{}, usagef("--user: %v", err)
+		}
+		certPath, keyPath, tokenPath := pki.ClientFiles(user)
+		id.cert = orDefault(id.cert, filepath.Join(dir, certPath))
+		id.key = orDefault(id.key, filepath.Join(dir, keyPath))
+		id.tokenFn = orDefault(id.tokenFn, filepath.Join(dir, tokenPath))
+	}
+	for _, p := range []*string{&id.cert, &id.key, &id.ca, &id.tokenFn} {
+		if abs, err := filepath.Abs(*p); err == nil {
+			*p = abs
+		}
+	}
+	cert, err := pki.ReadCert(id.cert)
+	if err != nil {
+		return identity{}, withHint(err, "check --pki and --user, or create the identity with 'rw gen-certs --user NAME'")
+	}
+	who, err := pki.ClientIdentity(cert)
+	if err != nil {
+		return identity{}, withHint(err, "%s is not an rw client certificate; make one with 'rw gen-certs --user NAME'", id.cert)
+	}
+	id.user, id.role = who.User, string(who.Role)
+	return id, nil
+}
+
+func orDefault(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+// onlyUser returns the one identity in dir's clients folder.
+func onlyUser(dir string) (string, error) {
+	names, err := pki.ClientNames(dir)
+	if err != nil {
+		return "", withHint(fmt.Errorf("no client identities in %s: %w", dir, err),
+			"point --pki at the directory 'rw gen-certs' made, or create one with 'rw gen-certs --user NAME'")
+	}
+	switch len(names) {
+	case 1:
+		return names[0], nil
+	case 0:
+		return "", withHint(fmt.Errorf("no client identities in %s", filepath.Join(dir, pki.ClientsDir)),
+			"create one with 'rw gen-certs --user NAME'")
+	}
+	return "", withHint(fmt.Errorf("%d identities in %s: say which with --user", len(names), filepath.Join(dir, pki.ClientsDir)),
+		"the names are: %s", strings.Join(names, ", "))
+}
+
+// connection is a client ready to talk to the server.
+type connection struct {
+	*client.Client
+	server string
+	id     identity
+}
+
+// dial builds a client for server with id.
+func dial(server string, id identity) (*connection, error) {
+	tlsCfg, err := pki.LoadClientTLS(id.cert, id.key, id.ca)
+	if err != nil {
+		return nil, withHint(err, "check the identity files (--pki, --user, --cert, --key, --ca)")
+	}
+	token, err := os.ReadFile(id.tokenFn)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("read token: %w", err), "check --pki and --user, or --token")
+	}
+	cl, err := client.New(client.Config{Server: server, TLS: tlsCfg, Token: strings.TrimSpace(string(token))})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return &connection{Client: cl, server: server, id: id}, nil
+}
+
+// connect returns a client for the saved (or overridden) server and
+// identity. Every command but connect uses it.
+func connect(c *ucli.Context) (*connection, error) {
+	path, err := statePath()
+	if err != nil {
+		return nil, err
+	}
+	st, stErr := state.Load(path)
+	if stErr != nil && !errors.Is(stErr, state.ErrNotConnected) {
+		return nil, withHint(stErr, "run 'rw connect HOST:PORT' again")
+	}
+	server := lookup(c, "server")
+	if server == "" {
+		server = st.Server
+	}
+	if server == "" {
+		return nil, withHint(errors.New("not connected"), "run 'rw connect HOST:PORT' first")
+	}
+	var id identity
+	if explicitIdentity(c) || stErr != nil {
+		if id, err = resolveIdentity(c); err != nil {
+			return nil, err
+		}
+	} else {
+		id = identity{user: st.User, role: st.Role, cert: st.Cert, key: st.Key, ca: st.CA, tokenFn: st.Token}
+	}
+	return dial(server, id)
+}
+
+// explain turns a client error into what a person needs: what happened and
+// what to do next.
+func explain(conn *connection, err error) error {
+	var apiErr *client.Error
+	switch {
+	case errors.Is(err, client.ErrUnreachable):
+		return withHint(err, "is 'rw serve' running at %s? check the address", conn.server)
+	case errors.Is(err, client.ErrServerCertificate):
+		return withHint(err, "the server's certificate must come from the same 'rw gen-certs' as %s, and name the host you dial (gen-certs --host)", conn.id.ca)
+	case errors.Is(err, client.ErrClientRefused):
+		return withHint(err, "the server does not accept %s: it must be signed by the client CA the server uses", conn.id.cert)
+	case errors.Is(err, client.ErrUnauthenticated) && errors.As(err, &apiErr):
+		return withHint(fmt.Errorf("the server refused our token: %s", apiErr.Message), "use the token made with this certificate (%s); if it expired, issue a new one with 'rw gen-certs --force'", conn.id.tokenFn)
+	case errors.Is(err, client.ErrForbidden):
+		return withHint(err, "%s's role (%s) does not allow this", conn.id.user, conn.id.role)
+	case errors.Is(err, client.ErrQueueFull):
+		return withHint(errors.New("the server's job queue is full"), "try again in a moment")
+	case errors.As(err, &apiErr):
+		return errors.New(apiErr.Message)
+	}
+	return err
+}

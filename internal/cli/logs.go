@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	ucli "github.com/urfave/cli/v2"
+)
+
+func init() {
+	commands = append(commands, logsCommand)
+}
+
+var logsCommand = &ucli.Command{
+	Name:  "logs",
+	Usage: "write a job's output to stdout",
+	UsageText: `rw logs [-f] ID
+
+   Writes the job's raw output bytes (stdout and stderr merged, as the job
+   wrote them) from the first byte. With -f it follows new output until the
+   job ends; Ctrl-C ends it quietly.
+
+EXAMPLES:
+   rw logs 7 > out.bin
+   rw logs -f 7 | grep -m1 ready`,
+	Flags: append(connectionFlags(),
+		&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "follow the output until the job ends"},
+	),
+	Action: logsAction,
+}
+
+func logsAction(c *ucli.Context) error {
+	id, err := jobID(c)
+	if err != nil {
+		return err
+	}
+	conn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx := c.Context
+	if !c.Bool("follow") {
+		// Without -f the whole answer is bounded; with it, only Ctrl-C is.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, lookupDuration(c, "timeout"))
+		defer cancel()
+	}
+	out, err := conn.Logs(ctx, id, c.Bool("follow"))
+	if err != nil {
+		if c.Context.Err() != nil {
+			return nil // Ctrl-C before the first byte
+		}
+		return explain(conn, err)
+	}
+	defer out.Close()
+	if _, err := io.Copy(c.App.Writer, out); err != nil {
+		if c.Context.Err() != nil {
+			return nil // Ctrl-C: the user is done reading
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return withHint(err, "the output is larger than --timeout allows; raise it, or use -f")
+		}
+		return explain(conn, err)
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rw-project/rw/internal/api"
+	ucli "github.com/urfave/cli/v2"
+)
+
+func init() {
+	commands = append(commands, lsCommand)
+}
+
+var lsCommand = &ucli.Command{
+	Name:  "ls",
+	Usage: "list the jobs you may see",
+	UsageText: `rw ls [--json | -l]
+
+   One line per job: Id: 1, Status: Finished, Output: 18. The output is the
+   end of the job's output on one line (newlines and control bytes escaped,
+   long output shortened with ...), Null when there is none yet.
+
+EXAMPLES:
+   rw ls
+   rw ls -l
+   rw ls --json | jq '.jobs[] | select(.status == "failed") | .id'`,
+	Flags: append(connectionFlags(),
+		&ucli.BoolFlag{Name: "json", Usage: "print the API's JSON"},
+		&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with owner, command, exit code and times"},
+	),
+	Action: lsAction,
+}
+
+func lsAction(c *ucli.Context) error {
+	if c.Args().Present() {
+		return usagef("ls takes no arguments; use 'rw logs ID' for one job's output")
+	}
+	if c.Bool("json") && c.Bool("long") {
+		return usagef("--json and -l do not go together")
+	}
+	conn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(c.Context, lookupDuration(c, "timeout"))
+	defer cancel()
+	jobs, err := conn.List(ctx)
+	if err != nil {
+		return explain(conn, err)
+	}
+	w := c.App.Writer
+	switch {
+	case c.Bool("json"):
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(api.JobList{Jobs: jobs})
+	case c.Bool("long"):
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATUS\tEXIT\tOWNER\tCREATED\tENDED\tCOMMAND\tOUTPUT")
+		for _, j := range jobs {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, exitText(j.ExitCode), j.Owner,
+				timeText(&j.CreatedAt), timeText(j.EndedAt), commandText(j), outputText(j.Output, j.OutputTruncated, 40))
+		}
+		return tw.Flush()
+	}
+	for _, j := range jobs {
+		fmt.Fprintln(w, shortLine(j))
+	}
+	return nil
+}
+
+// shortLine is the seed's one-line format of a job.
+func shortLine(j api.Job) string {
+	return fmt.Sprintf("Id: %d, Status: %s, Output: %s", j.ID, capitalize(j.Status), outputText(j.Output, j.OutputTruncated, 60))
+}
+
+func capitalize(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// outputText puts a job's output on one line of at most width characters:
+// the final newline dropped, control bytes and invalid UTF-8 escaped, and
+// the end kept when it is too long, since that is where a job says how it
+// went.
+func outputText(out *string, truncated bool, width int) string {
+	if out == nil {
+		return "Null"
+	}
+	text := escape(strings.TrimSuffix(*out, "\n"))
+	runes := []rune(text)
+	if len(runes) > width {
+		return "..." + string(runes[len(runes)-(width-3):])
+	}
+	if truncated {
+		return "..." + text
+	}
+	return text
+}
+
+func escape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case !unicode.IsPrint(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func exitText(code *int) string {
+	if code == nil {
+		return "-"
+	}
+	return fmt.Sprint(*code)
+}
+
+func timeText(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// commandText shows a job's path and arguments as a shell would need them.
+func commandText(j api.Job) string {
+	parts := []string{j.FilePath}
+	for _, a := range j.Args {
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("-_./=:,+@%", r)
+		}) {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, escape(a))
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/rw-project/rw/internal/api"
+	ucli "github.com/urfave/cli/v2"
+)
+
+func init() {
+	commands = append(commands, runCommand)
+}
+
+// Exit codes of rw run besides the job's own, as docker run has them.
+const (
+	exitCannotRun = 126 // the job was accepted but could not be started
+	exitInterrupt = 130 // left with a second Ctrl-C, or stopped before it started
+)
+
+var runCommand = &ucli.Command{
+	Name:  "run",
+	Usage: "start a job, stream its output and exit with its exit code",
+	UsageText: `rw run PATH [ARGS...]
+
+   Like 'ssh host cmd' or 'docker run': starts the job, writes its output to
+   stdout as it comes, and exits with the job's exit code. The first Ctrl-C
+   stops the job (its exit code then says how it ended, 143 for SIGTERM);
+   a second one leaves at once, exit 130, and the server goes on stopping it.
+   A job that could not be started exits 126.
+
+EXAMPLES:
+   rw run add.exe 8 10
+   rw run backup.sh --full && echo done`,
+	Flags:  connectionFlags(),
+	Action: runAction,
+}
+
+func runAction(c *ucli.Context) error {
+	if c.NArg() < 1 {
+		return usagef("run needs the PATH of an executable in the server's jobs directory")
+	}
+	conn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	// rw run handles its own signals: the first stops the job, the second
+	// leaves. The stream must outlive the first, so it does not use the
+	// command's context, which the first signal ends.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, leave := context.WithCancel(context.Background())
+	defer leave()
+
+	startCtx, cancel := context.WithTimeout(ctx, lookupDuration(c, "timeout"))
+	job, err := conn.Start(startCtx, c.Args().First(), c.Args().Tail())
+	cancel()
+	if err != nil {
+		return explain(conn, err)
+	}
+	out, err := conn.Logs(ctx, job.ID, true)
+	if err != nil {
+		return explain(conn, err)
+	}
+	defer out.Close()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	streamed := make(chan struct{})
+	defer close(streamed)
+	stopped := false
+	var mu sync.Mutex
+	wg.Go(func() {
+		select {
+		case <-sigs:
+		case <-streamed:
+			return
+		}
+		fmt.Fprintf(c.App.ErrWriter, "rw: stopping job %d (Ctrl-C again to leave it)\n", job.ID)
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		wg.Go(func() {
+			stopCtx, cancel := context.WithTimeout(ctx, stopWait)
+			defer cancel()
+			if _, err := conn.Stop(stopCtx, job.ID); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(c.App.ErrWriter, "rw: error: stop job %d: %v\n", job.ID, explain(conn, err))
+			}
+		})
+		select {
+		case <-sigs:
+			leave()
+		case <-streamed:
+		}
+	})
+
+	_, copyErr := io.Copy(c.App.Writer, out)
+	if ctx.Err() != nil {
+		return exitStatus(exitInterrupt)
+	}
+	if copyErr != nil {
+		return explain(conn, fmt.Errorf("output of job %d: %w", job.ID, copyErr))
+	}
+	queryCtx, cancel := context.WithTimeout(ctx, lookupDuration(c, "timeout"))
+	defer cancel()
+	job, err = conn.Query(queryCtx, job.ID)
+	if err != nil {
+		return explain(conn, err)
+	}
+	mu.Lock()
+	interrupted := stopped
+	mu.Unlock()
+	return jobExit(job, interrupted)
+}
+
+// jobExit turns a final job into rw run's exit.
+func jobExit(job api.Job, interrupted bool) error {
+	switch {
+	case job.ExitCode != nil && *job.ExitCode == 0:
+		return nil
+	case job.ExitCode != nil:
+		return exitStatus(*job.ExitCode)
+	case job.Status == api.StatusStopped && interrupted:
+		return exitStatus(exitInterrupt)
+	case job.Status == api.StatusStopped:
+		return fmt.Errorf("job %d was stopped before it started", job.ID)
+	case job.Status == api.StatusFailed:
+		return &exitError{code: exitCannotRun, err: fmt.Errorf("job %d could not run: %s", job.ID, job.Error)}
+	}
+	return errors.New("the output ended before the job did: the server may be shutting down")
+}

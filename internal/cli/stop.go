@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+)
+
+func init() {
+	commands = append(commands, stopCommand)
+}
+
+// stopWait bounds how long rw stop waits for a job to end; the server's
+// grace period is 10 seconds unless its operator changed it.
+const stopWait = 5 * time.Minute
+
+var stopCommand = &ucli.Command{
+	Name:  "stop",
+	Usage: "stop a job and print it in its final status",
+	UsageText: `rw stop ID
+
+   A running job gets SIGTERM, then SIGKILL after the server's grace period;
+   a queued one never starts. Waits for the job to end and prints it as
+   'rw ls' does. Stopping a job that already ended prints it unchanged.
+
+EXAMPLES:
+   rw stop 7`,
+	Flags:  connectionFlags(),
+	Action: stopAction,
+}
+
+func stopAction(c *ucli.Context) error {
+	id, err := jobID(c)
+	if err != nil {
+		return err
+	}
+	conn, err := connect(c)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(c.Context, max(stopWait, lookupDuration(c, "timeout")))
+	defer cancel()
+	job, err := conn.Stop(ctx, id)
+	if err != nil {
+		return explain(conn, err)
+	}
+	fmt.Fprintln(c.App.Writer, shortLine(job))
+	return nil
+}
+
+// jobID reads the one ID argument of a command.
+func jobID(c *ucli.Context) (int64, error) {
+	if c.NArg() != 1 {
+		return 0, usagef("%s takes one job ID", c.Command.Name)
+	}
+	id, err := strconv.ParseInt(c.Args().First(), 10, 64)
+	if err != nil || id < 1 {
+		return 0, usagef("%q is not a job ID: ids are integers from 1", c.Args().First())
+	}
+	return id, nil
+}
