@@ -7,7 +7,13 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 func mustCert(t *testing.T, path string) *x509.Certificate {
 	t.Helper()

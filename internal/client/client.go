@@ -35,6 +35,9 @@ type Config struct {
 	DialTimeout time.Duration
 }
 
+// maxAnswer bounds a JSON answer.
+const maxAnswer = 1 << 30
+
 // Client talks to one rw server. It is safe for concurrent use.
 type Client struct {
 	base  string
@@ -145,7 +148,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		return err
 	}
 	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
+	// A list carries up to 64 KiB of output per job; the limit only guards
+	// against an answer that never ends.
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out); err != nil {
 		return fmt.Errorf("read the answer to %s %s: %w", method, path, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -184,13 +185,35 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *call) {
 		s.fail(w, c, errForbidden(c, auth.ActionQuery))
 		return
 	}
-	list := api.JobList{Jobs: []api.Job{}}
-	for _, snap := range s.pool.List() {
-		if auth.Decide(c.identity, auth.ActionQuery, snap.Owner) == auth.Allow {
-			list.Jobs = append(list.Jobs, s.job(snap))
+	s.writeList(w, s.pool.List(), c)
+}
+
+// writeList writes {"jobs": [...]} one job at a time: each job carries up to
+// 64 KiB of output, so building the whole list first would make the
+// server's memory grow with the number of jobs.
+func (s *Server) writeList(w http.ResponseWriter, snaps []worker.Snapshot, c *call) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	bw.WriteString(`{"jobs":[`)
+	first := true
+	for _, snap := range snaps {
+		if auth.Decide(c.identity, auth.ActionQuery, snap.Owner) != auth.Allow {
+			continue
+		}
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		if err := enc.Encode(s.job(snap)); err != nil {
+			return
 		}
 	}
-	writeJSON(w, http.StatusOK, list)
+	bw.WriteString("]}\n")
+	_ = bw.Flush()
 }
 
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *call) {

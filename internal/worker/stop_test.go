@@ -267,3 +267,55 @@ func TestKillSkipsTheGracePeriod(t *testing.T) {
 		t.Fatalf("stop after Kill: %s", s.Status)
 	}
 }
+
+func TestKilledByAnOutsideSignal(t *testing.T) {
+	p := newPool(t, Config{})
+	id := start(t, p, "sleep", "1h")
+	waitForLine(t, p, id, "ready")
+	s, _ := p.Query(id)
+	if err := syscall.Kill(s.PID, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	s = wait(t, p, id)
+	if s.Status != StatusFailed || s.ExitCode == nil || *s.ExitCode != 143 || s.Reason != "killed by signal 15 (SIGTERM)" {
+		t.Errorf("got %s, code %v, reason %q; want failed, 143, killed by SIGTERM", s.Status, s.ExitCode, s.Reason)
+	}
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(entries)
+}
+
+func TestNoFileDescriptorLeaks(t *testing.T) {
+	before := openFDs(t)
+	p, err := New(Config{JobsDir: jobsDir, DataDir: t.TempDir(), Workers: 2, QueueSize: 8, StopTimeout: 100 * time.Millisecond, Env: []string{testEnv}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, args := range [][]string{{"echo", "x"}, {"exit", "3"}, {"kill-self"}, {"sleep", "1h"}, {"ignore-term"}, {"orphan"}, {"echo", "queued"}, {"echo", "queued"}} {
+		ids = append(ids, start(t, p, args...))
+	}
+	if _, err := p.Start(Spec{Path: "missing"}); err == nil {
+		t.Fatal("missing file started")
+	}
+	// Readers left open by their users are theirs to close; these close.
+	for _, id := range ids[:3] {
+		readOutput(t, p, id)
+	}
+	p.Stop(context.Background(), ids[6])
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := openFDs(t); after != before {
+		t.Errorf("%d file descriptors open after Shutdown, %d before", after, before)
+	}
+}
