@@ -67,7 +67,7 @@ func (o *output) close() {
 // also sees the job's final status.
 func (o *output) copyFrom(r io.Reader, f *os.File) {
 	defer f.Close()
-	buf := make([]byte, 32*1024)
+	buf := make([]byte, 256<<10)
 	var written int64
 	for {
 		n, err := r.Read(buf)

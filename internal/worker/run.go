@@ -48,6 +48,7 @@ func (p *Pool) run(j *job) {
 		p.fail(j, fmt.Sprintf("could not create the output pipe: %v", err))
 		return
 	}
+	growPipe(w)
 	cmd, err := p.spawn(j, exe, w)
 	// The child holds its own copies now; ours would keep the pipe open
 	// after the job ends.

@@ -61,3 +61,13 @@ func waitExit(pid int) {
 		}
 	}
 }
+
+// pipeSize is the output pipe's capacity. The default 64 KiB makes a job
+// that writes a lot wait for the copier every 64 KiB; 1 MiB, the most an
+// unprivileged process may ask for by default, lets both run in longer
+// strides. Failure to grow it is harmless.
+const pipeSize = 1 << 20
+
+func growPipe(f *os.File) {
+	_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+}
