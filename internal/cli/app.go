@@ -25,6 +25,8 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	// exitInterrupted is what shells report for a command ended by SIGINT.
+	exitInterrupted = 130
 )
 
 // usageError marks an error in the command line itself.
@@ -100,6 +102,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := app.RunContext(ctx, args)
 	if err == nil {
 		return exitOK
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Ctrl-C during a request: the user knows why it ended.
+		fmt.Fprintln(stderr, "rw: interrupted")
+		return exitInterrupted
 	}
 	return report(stderr, err)
 }

@@ -20,8 +20,8 @@ func init() {
 
 // Exit codes of rw run besides the job's own, as docker run has them.
 const (
-	exitCannotRun = 126 // the job was accepted but could not be started
-	exitInterrupt = 130 // left with a second Ctrl-C, or stopped before it started
+	exitCannotRun = 126             // the job was accepted but could not be started
+	exitInterrupt = exitInterrupted // left with a second Ctrl-C, or stopped before it started
 )
 
 var runCommand = &ucli.Command{
