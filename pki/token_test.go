@@ -1,7 +1,6 @@
 package pki
 
 import (
-	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -152,8 +151,7 @@ func TestVerifyTokenNeedsARoleInTheCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pub *ecdsa.PublicKey = &f.tokenKey.Key.PublicKey
-	if _, err := VerifyToken(token, pub, norole.Cert, time.Now()); err == nil {
+	if _, err := VerifyToken(token, &f.tokenKey.Key.PublicKey, norole.Cert, time.Now()); err == nil {
 		t.Fatal("a certificate without a role was accepted")
 	}
 }
