@@ -115,6 +115,7 @@ func jobsDir(t testing.TB) string {
 	}{
 		"add.exe":     {string(add), 0o755},
 		"sleep.sh":    {"#!/bin/sh\necho ready\nexec sleep 600\n", 0o755},
+		"slow.sh":     {"#!/bin/sh\necho before\nsleep 0.5\necho after\n", 0o755},
 		"exit3.sh":    {"#!/bin/sh\necho failing\nexit 3\n", 0o755},
 		"lines.sh":    {"#!/bin/sh\ni=0\nwhile [ $i -lt $1 ]; do echo line $i; i=$((i+1)); sleep 0.01; done\n", 0o755},
 		"zeros.sh":    {"#!/bin/sh\nexec head -c \"$1\" /dev/zero\n", 0o755},
@@ -141,7 +142,7 @@ type liveServer struct {
 	stop func()      // ends Serve and shuts the pool down
 }
 
-func startServer(t testing.TB, cfg worker.Config) *liveServer {
+func startServer(t testing.TB, cfg worker.Config, opts ...func(*Config)) *liveServer {
 	t.Helper()
 	f := newFixture(t)
 	if cfg.JobsDir == "" {
@@ -163,7 +164,11 @@ func startServer(t testing.TB, cfg worker.Config) *liveServer {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	srv := New(Config{Pool: PoolOf(pool), TokenKey: f.tokenPub, Log: zerolog.New(logs), StopTimeout: cfg.StopTimeout})
+	scfg := Config{Pool: PoolOf(pool), TokenKey: f.tokenPub, Log: zerolog.New(logs), StopTimeout: cfg.StopTimeout}
+	for _, o := range opts {
+		o(&scfg)
+	}
+	srv := New(scfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, ln, tlsCfg) }()

@@ -47,6 +47,9 @@ type Config struct {
 	// StopTimeout is the pool's grace period; a POST /stop may take that
 	// long, and the response's write deadline allows for it.
 	StopTimeout time.Duration
+	// WriteTimeout bounds writing a whole response other than a log
+	// stream; StopTimeout plus 30 seconds if zero.
+	WriteTimeout time.Duration
 }
 
 // Server is the rw API as an http.Handler.
@@ -84,7 +87,10 @@ func New(cfg Config) *Server {
 		pool:         cfg.Pool,
 		authn:        auth.NewAuthenticator(cfg.TokenKey),
 		log:          cfg.Log,
-		writeTimeout: stopTimeout + 30*time.Second,
+		writeTimeout: cfg.WriteTimeout,
+	}
+	if s.writeTimeout <= 0 {
+		s.writeTimeout = stopTimeout + 30*time.Second
 	}
 	s.routes = map[string]route{
 		api.PathStart: {http.MethodPost, s.handleStart},

@@ -195,3 +195,18 @@ func TestWithCurl(t *testing.T) {
 		t.Errorf("no client certificate accepted: %s", out)
 	}
 }
+
+// TestStreamOutlivesWriteTimeout checks that a follow stream is not cut by
+// the write deadline of ordinary responses, however long the job stays
+// silent.
+func TestStreamOutlivesWriteTimeout(t *testing.T) {
+	s := startServer(t, worker.Config{}, func(c *Config) { c.WriteTimeout = 100 * time.Millisecond })
+	alice := s.ids["alice"]
+	job := s.startJob(t, alice, "slow.sh")
+	resp := s.openLogs(t, context.Background(), alice, job, true)
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || string(got) != "before\nafter\n" {
+		t.Fatalf("stream: %q, %v", got, err)
+	}
+}
