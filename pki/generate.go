@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -119,7 +120,7 @@ func Generate(opts GenerateOptions) (Report, error) {
 	}
 
 	g := &generator{dir: opts.Dir, force: opts.Force, now: now()}
-	if err := g.plan(hosts, users, opts.TokenLifetime); err != nil {
+	if err := g.plan(hosts, len(opts.Hosts) > 0, users, opts.TokenLifetime); err != nil {
 		g.discard()
 		return Report{}, err
 	}
@@ -175,7 +176,7 @@ func (g *generator) commit() error {
 	return nil
 }
 
-func (g *generator) plan(hosts []string, users []UserSpec, tokenLifetime time.Duration) error {
+func (g *generator) plan(hosts []string, explicitHosts bool, users []UserSpec, tokenLifetime time.Duration) error {
 	if err := os.MkdirAll(filepath.Join(g.dir, ClientsDir), modeDir); err != nil {
 		return fmt.Errorf("create %s: %w", g.dir, err)
 	}
@@ -195,7 +196,7 @@ func (g *generator) plan(hosts []string, users []UserSpec, tokenLifetime time.Du
 	if err != nil {
 		return err
 	}
-	if err := g.server(serverCA, hosts); err != nil {
+	if err := g.server(serverCA, hosts, explicitHosts); err != nil {
 		return err
 	}
 	tokenKey, err := g.tokenKey()
@@ -257,13 +258,20 @@ func (g *generator) signedBy(name string, ca *Issued) error {
 	return nil
 }
 
-func (g *generator) server(ca *Issued, hosts []string) error {
+func (g *generator) server(ca *Issued, hosts []string, explicitHosts bool) error {
 	if g.keep(ServerCert) || g.keep(ServerKey) {
 		if err := g.signedBy(ServerCert, ca); err != nil {
 			return err
 		}
-		if _, err := ReadIssued(g.path(ServerCert), g.path(ServerKey)); err != nil {
+		kept, err := ReadIssued(g.path(ServerCert), g.path(ServerKey))
+		if err != nil {
 			return fmt.Errorf("%w: %v", ErrIncomplete, err)
+		}
+		// Keeping a certificate for other names than the ones asked for
+		// would look like success and fail at the first connection.
+		if have := certNames(kept.Cert); explicitHosts && !sameNames(have, hosts) {
+			return fmt.Errorf("%w: %s is for %s, not %s; remove %s and %s to issue it again for the new names, signed by the same CA",
+				ErrConflict, ServerCert, strings.Join(have, ", "), strings.Join(hosts, ", "), ServerCert, ServerKey)
 		}
 		g.report.Kept = append(g.report.Kept, ServerCert, ServerKey)
 		return nil
@@ -371,6 +379,32 @@ func (g *generator) client(ca, tokenKey *Issued, u UserSpec, lifetime time.Durat
 	// The token grants access together with the key, so it is kept as
 	// privately.
 	return g.add(tokenName, []byte(token+"\n"), modeKey)
+}
+
+// certNames lists a certificate's DNS names and IP addresses.
+func certNames(c *x509.Certificate) []string {
+	names := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
+}
+
+// sameNames reports whether two lists hold the same names in any order, IP
+// addresses compared as addresses.
+func sameNames(a, b []string) bool {
+	norm := func(names []string) []string {
+		out := make([]string, len(names))
+		for i, n := range names {
+			if ip := net.ParseIP(n); ip != nil {
+				n = ip.String()
+			}
+			out[i] = strings.ToLower(n)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return slices.Equal(norm(a), norm(b))
 }
 
 // existingUsers returns the identities in dir's clients folder that are not

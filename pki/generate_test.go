@@ -206,6 +206,9 @@ func TestGenerateBadInput(t *testing.T) {
 			os.Remove(filepath.Join(dir, ServerCACert))
 			os.Remove(filepath.Join(dir, ServerCAKey))
 		}, want: ErrConflict},
+		{name: "existing server certificate for other names", opts: GenerateOptions{Hosts: []string{"rw.example.com"}}, setup: func(dir string) {
+			generate(t, dir, false)
+		}, want: ErrConflict},
 		{name: "existing user with another role", opts: GenerateOptions{Users: []UserSpec{{"bob", RoleAdmin}}}, setup: func(dir string) {
 			generate(t, dir, false, "bob")
 		}, want: ErrConflict},
@@ -231,6 +234,31 @@ func TestGenerateBadInput(t *testing.T) {
 				t.Errorf("a failed Generate changed the directory:\nbefore %v\nafter  %v", keys(before), keys(after))
 			}
 		})
+	}
+}
+
+func TestGenerateKeepsServerForTheSameNames(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Generate(GenerateOptions{Dir: dir, Hosts: []string{"rw.example.com", "10.0.0.5"}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Generate(GenerateOptions{Dir: dir, Hosts: []string{"10.0.0.5", "RW.example.com"}})
+	if err != nil || !slices.Contains(r.Kept, ServerCert) {
+		t.Fatalf("same names in another order: %v, kept %v", err, r.Kept)
+	}
+	// Without --host, the existing certificate is kept whatever its names.
+	if _, err := Generate(GenerateOptions{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	// Removing it issues it again, signed by the same CA.
+	os.Remove(filepath.Join(dir, ServerCert))
+	os.Remove(filepath.Join(dir, ServerKey))
+	r, err = Generate(GenerateOptions{Dir: dir, Hosts: []string{"localhost"}})
+	if err != nil || !slices.Equal(r.Wrote, []string{ServerCert, ServerKey}) {
+		t.Fatalf("reissue: %v, wrote %v", err, r.Wrote)
+	}
+	if err := mustCert(t, filepath.Join(dir, ServerCert)).CheckSignatureFrom(mustCert(t, filepath.Join(dir, ServerCACert))); err != nil {
+		t.Error(err)
 	}
 }
 
