@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestArgUnmarshal(t *testing.T) {
@@ -36,4 +37,35 @@ func TestArgUnmarshal(t *testing.T) {
 			t.Errorf("%s: got %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
+}
+
+// FuzzArg checks that every string survives the wire as it is, and that
+// nothing but strings and numbers is accepted.
+func FuzzArg(f *testing.F) {
+	for _, s := range []string{"8", "", "a\x00b", "\xff", "é", `"`, "\\", "1e3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return // JSON strings are UTF-8; the client never sends others
+		}
+		b, _ := json.Marshal([]string{s})
+		var got []Arg
+		if err := json.Unmarshal(b, &got); err != nil || len(got) != 1 || string(got[0]) != s {
+			t.Fatalf("%q came back as %q, %v", s, got, err)
+		}
+		// The raw text as a JSON value: accepted only as a number or string.
+		var a Arg
+		if err := json.Unmarshal([]byte(s), &a); err == nil {
+			var v any
+			if json.Unmarshal([]byte(s), &v) != nil {
+				t.Fatalf("accepted invalid JSON %q", s)
+			}
+			switch v.(type) {
+			case string, float64:
+			default:
+				t.Fatalf("accepted %T %q as an argument", v, s)
+			}
+		}
+	})
 }
