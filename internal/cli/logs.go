@@ -3,7 +3,10 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+
+	"github.com/rw-project/rw/internal/api"
 
 	ucli "github.com/urfave/cli/v2"
 )
@@ -64,5 +67,28 @@ func logsAction(c *ucli.Context) error {
 		}
 		return explain(conn, err)
 	}
+	if !c.Bool("follow") || c.Context.Err() != nil {
+		return nil
+	}
+	// A follow stream also ends when the server shuts down: say so rather
+	// than let a shortened output pass for the whole.
+	qctx, cancel := context.WithTimeout(c.Context, lookupDuration(c, "timeout"))
+	defer cancel()
+	job, err := conn.Query(qctx, id)
+	if err != nil {
+		return explain(conn, fmt.Errorf("the output of job %d ended, and its status could not be checked: %w", id, err))
+	}
+	if !final(job.Status) {
+		return fmt.Errorf("the output of job %d ended while the job is %s: the server may be shutting down", id, job.Status)
+	}
 	return nil
+}
+
+// final reports whether a job status is final.
+func final(status string) bool {
+	switch status {
+	case api.StatusFinished, api.StatusFailed, api.StatusStopped:
+		return true
+	}
+	return false
 }
