@@ -117,6 +117,9 @@ func serve(c *ucli.Context) error {
 		StopTimeout: c.Duration("stop-timeout"),
 	})
 	abs, _ := filepath.Abs(jobsDir)
+	if info, err := os.Stat(filepath.Join(dir, pki.ServerKey)); err == nil && info.Mode().Perm()&0o077 != 0 {
+		logger.Warn().Str("file", filepath.Join(dir, pki.ServerKey)).Msg("the server's private key is readable by others: chmod 600 it")
+	}
 	if info, err := os.Stat(jobsDir); err == nil && info.Mode().Perm()&0o022 != 0 {
 		logger.Warn().Str("jobs_dir", abs).Msg("the jobs directory is writable by others: anyone who can write there can run code as this server")
 	}
