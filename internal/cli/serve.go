@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -132,26 +133,35 @@ func serve(c *ucli.Context) error {
 		Int64("max_output", maxOutput).
 		Msg("rw serving")
 
+	// The first signal ends c.Context; a second one skips the grace
+	// period. Counting from before Serve means a second signal that comes
+	// while the server winds down is never lost.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	var watcher sync.WaitGroup
+	defer watcher.Wait()
+	defer close(done)
+	watcher.Go(func() {
+		for seen := 0; ; {
+			select {
+			case <-sigs:
+				if seen++; seen == 2 {
+					logger.Warn().Msg("second signal: killing jobs")
+					pool.Kill()
+				}
+			case <-done:
+				return
+			}
+		}
+	})
+
 	serveErr := api.Serve(c.Context, ln, tlsCfg)
 	logger.Info().Msg("shutting down: stopping jobs")
-
-	// A second signal skips the grace period.
-	second := make(chan os.Signal, 1)
-	signal.Notify(second, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(second)
 	shutdownCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-second:
-			logger.Warn().Msg("second signal: killing jobs")
-			pool.Kill()
-		case <-done:
-		}
-	}()
 	shutdownErr := pool.Shutdown(shutdownCtx)
-	close(done)
 	if err := errors.Join(serveErr, shutdownErr); err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}
