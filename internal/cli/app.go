@@ -29,8 +29,9 @@ const (
 	exitInterrupted = 130
 )
 
-// usageError marks an error in the command line itself.
-type usageError struct{ msg string }
+// usageError marks an error in the command line itself; command, when
+// known, names the command whose help to suggest.
+type usageError struct{ msg, command string }
 
 func (e *usageError) Error() string { return e.msg }
 
@@ -77,6 +78,13 @@ var commands []*ucli.Command
 // Run runs the rw command line with args (args[0] is the program name) and
 // returns the process exit code. Only main exits.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	for _, cmd := range commands {
+		// A bad flag is a usage error with a one-line hint, not a page of
+		// help on stdout.
+		cmd.OnUsageError = func(c *ucli.Context, err error, _ bool) error {
+			return &usageError{msg: err.Error(), command: c.Command.Name}
+		}
+	}
 	app := &ucli.App{
 		Name:                 "rw",
 		Usage:                "run jobs on a remote worker over mutual TLS",
@@ -129,6 +137,8 @@ func report(stderr io.Writer, err error) int {
 	var he *hintError
 	if errors.As(err, &he) {
 		fmt.Fprintf(stderr, "rw: hint: %s\n", he.hint)
+	} else if ue != nil && ue.command != "" {
+		fmt.Fprintf(stderr, "rw: hint: see 'rw %s --help'\n", ue.command)
 	} else if ue != nil {
 		fmt.Fprintln(stderr, "rw: hint: see 'rw --help' or 'rw COMMAND --help'")
 	}
