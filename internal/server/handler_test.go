@@ -70,12 +70,15 @@ func TestPermissionTable(t *testing.T) {
 		{"stop bob's job", "POST", "/stop", `{"id": 2}`, 2},
 		{"logs of alice's job", "GET", "/logs?id=1", "", 1},
 		{"logs of bob's job", "GET", "/logs?id=2", "", 2},
+		{"query a missing job", "GET", "/query?id=3", "", 3},
+		{"stop a missing job", "POST", "/stop", `{"id": 3}`, 3},
 	}
 	// want[role][endpoint]: alice is the admin, bob the user.
 	want := map[string][]int{
-		"admin":        {200, 200, 200, 200, 200, 200, 200, 200},
-		"user":         {200, 200, 404, 200, 404, 200, 404, 200},
-		"unknown role": {403, 403, 403, 403, 403, 403, 403, 403},
+		"admin": {200, 200, 200, 200, 200, 200, 200, 200, 404, 404},
+		"user":  {200, 200, 404, 200, 404, 200, 404, 200, 404, 404},
+		// Refused before any lookup: a denied role cannot probe for ids.
+		"unknown role": {403, 403, 403, 403, 403, 403, 403, 403, 403, 403},
 	}
 	for role, id := range ids {
 		for i, ep := range endpoints {

@@ -35,8 +35,13 @@ func errForbidden(c *call, action auth.Action) error {
 		fmt.Sprintf("role %q may not %s jobs", c.identity.Role, action)}
 }
 
-// visibleJob returns job id if the caller may do action to it.
+// visibleJob returns job id if the caller may do action to it. A role that
+// may not do action even to its own jobs is refused before the lookup, so
+// it cannot learn which ids exist.
 func (s *Server) visibleJob(c *call, action auth.Action, id int64) (worker.Snapshot, error) {
+	if auth.Decide(c.identity, action, c.identity.User) == auth.Deny {
+		return worker.Snapshot{}, errForbidden(c, action)
+	}
 	snap, err := s.pool.Query(id)
 	if errors.Is(err, worker.ErrNotFound) {
 		return worker.Snapshot{}, errNoJob(id)
