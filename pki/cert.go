@@ -12,6 +12,8 @@ import (
 	"math/big"
 	"net"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -75,24 +77,12 @@ func ValidateHost(h string) error {
 	if len(h) == 0 || len(h) > 253 {
 		return fmt.Errorf("invalid host %q: give a DNS name or an IP address", h)
 	}
-	for _, label := range splitDots(h) {
+	for _, label := range strings.Split(h, ".") {
 		if !hostLabel.MatchString(label) {
 			return fmt.Errorf("invalid host %q: give a DNS name or an IP address", h)
 		}
 	}
 	return nil
-}
-
-func splitDots(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == '.' {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return out
 }
 
 // newKey generates an ECDSA P-256 key, the curve every TLS 1.3 peer supports.
@@ -209,6 +199,16 @@ func sign(tmpl, parent *x509.Certificate, pub crypto.PublicKey, key, signer *ecd
 		return nil, err
 	}
 	return &Issued{Cert: cert, Key: key}, nil
+}
+
+// CertNames lists a certificate's DNS names and IP addresses: the names it
+// is valid for.
+func CertNames(c *x509.Certificate) []string {
+	names := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return names
 }
 
 // ClientIdentity returns the identity a verified client certificate names.

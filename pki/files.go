@@ -70,8 +70,13 @@ func encodePublicKey(k *ecdsa.PublicKey) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
-// pemBlock returns the single PEM block of the given type in data.
-func pemBlock(data []byte, typ, path string) ([]byte, error) {
+// readPEM returns the DER bytes of the file at path, which must hold exactly
+// one PEM block, of the given type.
+func readPEM(path, typ string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
 	block, rest := pem.Decode(data)
 	if block == nil || block.Type != typ {
 		return nil, fmt.Errorf("%s: no PEM %q block", path, typ)
@@ -86,11 +91,7 @@ func pemBlock(data []byte, typ, path string) ([]byte, error) {
 
 // ReadCert reads a PEM certificate file.
 func ReadCert(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	der, err := pemBlock(data, "CERTIFICATE", path)
+	der, err := readPEM(path, "CERTIFICATE")
 	if err != nil {
 		return nil, err
 	}
@@ -103,11 +104,7 @@ func ReadCert(path string) (*x509.Certificate, error) {
 
 // ReadKey reads a PEM PKCS #8 ECDSA private key file.
 func ReadKey(path string) (*ecdsa.PrivateKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	der, err := pemBlock(data, "PRIVATE KEY", path)
+	der, err := readPEM(path, "PRIVATE KEY")
 	if err != nil {
 		return nil, err
 	}
@@ -124,11 +121,7 @@ func ReadKey(path string) (*ecdsa.PrivateKey, error) {
 
 // ReadPublicKey reads a PEM PKIX ECDSA public key file.
 func ReadPublicKey(path string) (*ecdsa.PublicKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	der, err := pemBlock(data, "PUBLIC KEY", path)
+	der, err := readPEM(path, "PUBLIC KEY")
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package pki
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -269,7 +268,7 @@ func (g *generator) server(ca *Issued, hosts []string, explicitHosts bool) error
 		}
 		// Keeping a certificate for other names than the ones asked for
 		// would look like success and fail at the first connection.
-		if have := certNames(kept.Cert); explicitHosts && !sameNames(have, hosts) {
+		if have := CertNames(kept.Cert); explicitHosts && !sameNames(have, hosts) {
 			return fmt.Errorf("%w: %s is for %s, not %s; remove %s and %s to issue it again for the new names, signed by the same CA",
 				ErrConflict, ServerCert, strings.Join(have, ", "), strings.Join(hosts, ", "), ServerCert, ServerKey)
 		}
@@ -379,15 +378,6 @@ func (g *generator) client(ca, tokenKey *Issued, u UserSpec, lifetime time.Durat
 	// The token grants access together with the key, so it is kept as
 	// privately.
 	return g.add(tokenName, []byte(token+"\n"), modeKey)
-}
-
-// certNames lists a certificate's DNS names and IP addresses.
-func certNames(c *x509.Certificate) []string {
-	names := slices.Clone(c.DNSNames)
-	for _, ip := range c.IPAddresses {
-		names = append(names, ip.String())
-	}
-	return names
 }
 
 // sameNames reports whether two lists hold the same names in any order, IP

@@ -38,6 +38,15 @@ const (
 	StatusStopped  = "stopped"
 )
 
+// FinalStatus reports whether status is one a job never leaves.
+func FinalStatus(status string) bool {
+	switch status {
+	case StatusFinished, StatusFailed, StatusStopped:
+		return true
+	}
+	return false
+}
+
 // StartRequest is the body of POST /start.
 type StartRequest struct {
 	FilePath string `json:"filePath"`

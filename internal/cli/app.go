@@ -86,15 +86,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	app := &ucli.App{
-		Name:                 "rw",
-		Usage:                "run jobs on a remote worker over mutual TLS",
-		Version:              versionString(),
-		Writer:               stdout,
-		ErrWriter:            stderr,
-		Commands:             commands,
-		Flags:                connectionFlags(),
-		EnableBashCompletion: false,
-		HideHelpCommand:      true,
+		Name:            "rw",
+		Usage:           "run jobs on a remote worker over mutual TLS",
+		Version:         versionString(),
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		Commands:        commands,
+		Flags:           connectionFlags(),
+		HideHelpCommand: true,
 		// Errors are printed by Run, once, in the rw format.
 		ExitErrHandler: func(*ucli.Context, error) {},
 		OnUsageError: func(_ *ucli.Context, err error, _ bool) error {

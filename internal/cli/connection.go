@@ -13,8 +13,6 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func defaultStatePath() (string, error) { return state.DefaultPath() }
-
 // identity is a client identity's files, as absolute paths, and what its
 // certificate says.
 type identity struct {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rw-project/rw/internal/state"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -66,5 +67,5 @@ func statePath() (string, error) {
 	if p := os.Getenv("RW_STATE"); p != "" {
 		return p, nil
 	}
-	return defaultStatePath()
+	return state.DefaultPath()
 }

@@ -78,17 +78,8 @@ func logsAction(c *ucli.Context) error {
 	if err != nil {
 		return explain(conn, fmt.Errorf("the output of job %d ended, and its status could not be checked: %w", id, err))
 	}
-	if !final(job.Status) {
+	if !api.FinalStatus(job.Status) {
 		return fmt.Errorf("the output of job %d ended while the job is %s: the server may be shutting down", id, job.Status)
 	}
 	return nil
-}
-
-// final reports whether a job status is final.
-func final(status string) bool {
-	switch status {
-	case api.StatusFinished, api.StatusFailed, api.StatusStopped:
-		return true
-	}
-	return false
 }

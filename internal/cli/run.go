@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/rw-project/rw/internal/api"
@@ -77,8 +78,7 @@ func runAction(c *ucli.Context) error {
 	defer wg.Wait()
 	streamed := make(chan struct{})
 	defer close(streamed)
-	stopped := false
-	var mu sync.Mutex
+	var stopped atomic.Bool // the first signal came and the job is being stopped
 	wg.Go(func() {
 		select {
 		case <-sigs:
@@ -86,9 +86,7 @@ func runAction(c *ucli.Context) error {
 			return
 		}
 		fmt.Fprintf(c.App.ErrWriter, "rw: stopping job %d (Ctrl-C again to leave it)\n", job.ID)
-		mu.Lock()
-		stopped = true
-		mu.Unlock()
+		stopped.Store(true)
 		wg.Go(func() {
 			stopCtx, cancel := context.WithTimeout(ctx, stopWait)
 			defer cancel()
@@ -116,10 +114,7 @@ func runAction(c *ucli.Context) error {
 	if err != nil {
 		return explain(conn, err)
 	}
-	mu.Lock()
-	interrupted := stopped
-	mu.Unlock()
-	return jobExit(job, interrupted)
+	return jobExit(job, stopped.Load())
 }
 
 // jobExit turns a final job into rw run's exit.

@@ -90,7 +90,8 @@ func serve(c *ucli.Context) error {
 		return withHint(err, "run 'rw gen-certs' to create it, or copy %s from where the PKI was made", pki.TokenPub)
 	}
 	jobsDir := c.String("jobs-dir")
-	if info, err := os.Stat(jobsDir); err != nil || !info.IsDir() {
+	jobsInfo, err := os.Stat(jobsDir)
+	if err != nil || !jobsInfo.IsDir() {
 		return withHint(fmt.Errorf("jobs directory %s does not exist or is not a directory", jobsDir), "create it and put the executables jobs may run in it, or pass --jobs-dir")
 	}
 	ln, err := net.Listen("tcp", c.String("addr"))
@@ -121,7 +122,7 @@ func serve(c *ucli.Context) error {
 	if info, err := os.Stat(filepath.Join(dir, pki.ServerKey)); err == nil && info.Mode().Perm()&0o077 != 0 {
 		logger.Warn().Str("file", filepath.Join(dir, pki.ServerKey)).Msg("the server's private key is readable by others: chmod 600 it")
 	}
-	if info, err := os.Stat(jobsDir); err == nil && info.Mode().Perm()&0o022 != 0 {
+	if jobsInfo.Mode().Perm()&0o022 != 0 {
 		logger.Warn().Str("jobs_dir", abs).Msg("the jobs directory is writable by others: anyone who can write there can run code as this server")
 	}
 	logger.Info().

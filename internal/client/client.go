@@ -40,9 +40,9 @@ const maxAnswer = 1 << 30
 
 // Client talks to one rw server. It is safe for concurrent use.
 type Client struct {
-	base  string
-	token string
-	http  *http.Client
+	server string // HOST:PORT
+	token  string
+	http   *http.Client
 }
 
 // New returns a client for cfg. It does not connect until the first request.
@@ -60,25 +60,22 @@ func New(cfg Config) (*Client, error) {
 	}
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: cfg.DialTimeout}, Config: tlsCfg}
 	tr := &http.Transport{
-		// Our own dial, so that handshake failures come back as they are
-		// and classify can say which side is wrong.
+		// Our own dial, so that the handshake is bounded as a whole and its
+		// failures come back as they are, for classify to say which side
+		// is wrong.
 		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 			defer cancel()
-			conn, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, classify(cfg.Server, err)
-			}
-			return conn, nil
+			return dialer.DialContext(ctx, network, addr)
 		},
 		ForceAttemptHTTP2:   false,
 		MaxIdleConnsPerHost: 8,
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &Client{
-		base:  "https://" + cfg.Server,
-		token: cfg.Token,
-		http:  &http.Client{Transport: tr},
+		server: cfg.Server,
+		token:  cfg.Token,
+		http:   &http.Client{Transport: tr},
 	}, nil
 }
 
@@ -159,7 +156,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 // send sends a request and returns a 200 response, or the error it stands
 // for.
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
-	u := c.base + path
+	u := "https://" + c.server + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
@@ -179,7 +176,7 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 		if errors.As(err, &urlErr) {
 			err = urlErr.Err
 		}
-		return nil, classify(c.base[len("https://"):], err)
+		return nil, classify(c.server, err)
 	}
 	if resp.StatusCode == http.StatusOK {
 		return resp, nil

@@ -100,10 +100,8 @@ func classify(server string, err error) error {
 	var invalidErr x509.CertificateInvalidError
 	var opErr *net.OpError
 	switch {
-	case errors.Is(err, ErrUnreachable), errors.Is(err, ErrServerCertificate), errors.Is(err, ErrClientRefused):
-		return err // already classified by the dialer
-	case errors.As(err, &hostErr):
-		return fmt.Errorf("%w: its certificate is not valid for %q (it is for %v): %v", ErrServerCertificate, hostErr.Host, certNames(hostErr.Certificate), err)
+	case errors.As(err, &hostErr) && hostErr.Certificate != nil:
+		return fmt.Errorf("%w: its certificate is not valid for %q (it is for %v): %v", ErrServerCertificate, hostErr.Host, pki.CertNames(hostErr.Certificate), err)
 	case errors.As(err, &authErr):
 		return fmt.Errorf("%w: %s's certificate is not signed by our server CA", ErrServerCertificate, server)
 	case errors.As(err, &invalidErr):
@@ -120,15 +118,4 @@ func classify(server string, err error) error {
 		return fmt.Errorf("%w: %s did not answer in time", ErrUnreachable, server)
 	}
 	return err
-}
-
-func certNames(c *x509.Certificate) []string {
-	if c == nil {
-		return nil
-	}
-	names := append([]string{}, c.DNSNames...)
-	for _, ip := range c.IPAddresses {
-		names = append(names, ip.String())
-	}
-	return names
 }

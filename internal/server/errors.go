@@ -68,9 +68,15 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, status, api.Error{Error: msg, Code: code})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+// setContentType sets the type of a response, and tells browsers not to
+// guess another.
+func setContentType(w http.ResponseWriter, typ string) {
+	w.Header().Set("Content-Type", typ)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	setContentType(w, "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	// Job output is text for people and scripts; < and > need no escaping

@@ -197,8 +197,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *call) {
 // 64 KiB of output, so building the whole list first would make the
 // server's memory grow with the number of jobs.
 func (s *Server) writeList(w http.ResponseWriter, snaps []worker.Snapshot, c *call) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	setContentType(w, "application/json")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	enc := json.NewEncoder(bw)
@@ -264,8 +263,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *call) {
 // is still cut off.
 func (s *Server) stream(w http.ResponseWriter, out io.Reader) {
 	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	setContentType(w, "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()

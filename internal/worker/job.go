@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"slices"
 	"sync"
@@ -93,7 +95,7 @@ type job struct {
 	pid      int
 	started  time.Time
 	ended    time.Time
-	stopping bool // Stop was called; the final status will be StatusStopped
+	stopping bool // Stop was called: a worker that takes the job must not start it
 }
 
 // snapshot copies the job's state under its lock.
@@ -120,23 +122,32 @@ func (j *job) snapshot() Snapshot {
 	return s
 }
 
-// requestStop marks the job as being stopped and wakes its runner. It reports
-// whether the job was already final.
-func (j *job) requestStop() (final bool) {
+// requestStop marks the job as being stopped and wakes its runner; a job
+// already final is left as it is.
+func (j *job) requestStop() {
 	j.mu.Lock()
-	final = j.status.Final()
-	if !final {
-		j.stopping = true
-	}
+	final := j.status.Final()
+	j.stopping = j.stopping || !final
 	j.mu.Unlock()
 	if !final {
 		j.stopOnce.Do(func() { close(j.stopc) })
 	}
-	return final
+}
+
+// await waits until the job is final or ctx ends, and returns the job; what
+// names the waiting in the error.
+func (j *job) await(ctx context.Context, what string) (Snapshot, error) {
+	select {
+	case <-j.done:
+		return j.snapshot(), nil
+	case <-ctx.Done():
+		return j.snapshot(), fmt.Errorf("%s job %d: %w", what, j.id, ctx.Err())
+	}
 }
 
 // finish records the final status, closes the executable and the spool file
-// if they were never used and wakes everyone waiting on done. It must be called exactly once.
+// if they were never used, and wakes everyone waiting on done. It must be
+// called exactly once.
 func (j *job) finish(status Status, exitCode *int, reason string) {
 	j.mu.Lock()
 	j.status = status

@@ -78,9 +78,8 @@ func (o *output) copyFrom(r io.Reader, f *os.File) {
 			}
 			if keep > 0 {
 				if _, werr := f.Write(buf[:keep]); werr != nil {
-					// A full disk must not stall the job: drop the rest and
-					// say so through the truncated flag.
-					o.grow(0, true)
+					// A full disk must not stall the job: drop the rest,
+					// which grow below records as truncation.
 					written = o.max
 					keep = 0
 				}

@@ -190,12 +190,7 @@ func (p *Pool) Stop(ctx context.Context, id int64) (Snapshot, error) {
 		return j.snapshot(), nil
 	}
 	j.requestStop()
-	select {
-	case <-j.done:
-		return j.snapshot(), nil
-	case <-ctx.Done():
-		return j.snapshot(), fmt.Errorf("stop job %d: %w", id, ctx.Err())
-	}
+	return j.await(ctx, "stop")
 }
 
 // Wait blocks until job id reaches its final status or ctx ends, and returns
@@ -205,12 +200,7 @@ func (p *Pool) Wait(ctx context.Context, id int64) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, err
 	}
-	select {
-	case <-j.done:
-		return j.snapshot(), nil
-	case <-ctx.Done():
-		return j.snapshot(), fmt.Errorf("wait for job %d: %w", id, ctx.Err())
-	}
+	return j.await(ctx, "wait for")
 }
 
 // Query returns a snapshot of job id, or ErrNotFound.
@@ -285,6 +275,8 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	for _, j := range jobs {
 		j.requestStop()
 	}
+	// The waiter ends with the workers, which end once their jobs have
+	// (within the stop timeout), whether or not ctx lets us wait for them.
 	done := make(chan struct{})
 	go func() {
 		p.wg.Wait()
@@ -354,7 +346,6 @@ func (p *Pool) next() *job {
 // cancelQueued ends a job that was removed from the queue before a worker
 // took it, so nothing else owns it.
 func (p *Pool) cancelQueued(j *job) {
-	j.requestStop()
 	j.finish(StatusStopped, nil, "stopped before it started")
 	p.changed(j)
 }

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // drainTimeout bounds how long a job's output is read after its process
@@ -159,20 +161,10 @@ func exitStatus(ps *os.ProcessState, waitErr error) (Status, *int, string) {
 	return StatusFailed, &code, fmt.Sprintf("exited with code %d", code)
 }
 
+// signalName is the conventional name of s, such as SIGKILL.
 func signalName(s syscall.Signal) string {
-	switch s {
-	case syscall.SIGKILL:
-		return "SIGKILL"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	case syscall.SIGINT:
-		return "SIGINT"
-	case syscall.SIGSEGV:
-		return "SIGSEGV"
-	case syscall.SIGABRT:
-		return "SIGABRT"
-	case syscall.SIGHUP:
-		return "SIGHUP"
+	if name := unix.SignalName(s); name != "" {
+		return name
 	}
 	return s.String()
 }
