@@ -21,6 +21,11 @@ const (
 	PathLogs  = "/logs"
 )
 
+// HeaderStopTimeout is sent with every authenticated answer: the server's
+// grace period between SIGTERM and SIGKILL as a Go duration ("10s"), so
+// that a client knows how long POST /stop may take.
+const HeaderStopTimeout = "Rw-Stop-Timeout"
+
 // Limits on requests, checked by the server and documented in the README.
 const (
 	MaxBodyBytes  = 64 << 10 // a request body

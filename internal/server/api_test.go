@@ -216,6 +216,9 @@ func TestAuthentication(t *testing.T) {
 				if r.status != 401 || e.Code != api.CodeUnauthenticated {
 					t.Fatalf("%s: %d %s", path, r.status, r.body)
 				}
+				if got := r.header.Get(api.HeaderStopTimeout); got != "" {
+					t.Errorf("%s: an unauthenticated caller learns the grace period %q", path, got)
+				}
 				if got := r.header.Get("WWW-Authenticate"); got != tc.challenge {
 					t.Errorf("%s: WWW-Authenticate %q, want %q", path, got, tc.challenge)
 				}
@@ -234,6 +237,17 @@ func TestAuthentication(t *testing.T) {
 		}
 	}
 	s.waitLog(t, `"message":"authentication failed"`, "token has expired")
+}
+
+func TestStopTimeoutIsAnnounced(t *testing.T) {
+	s := startServer(t, worker.Config{StopTimeout: 1500 * time.Millisecond})
+	r := s.call(t, s.ids["bob"], "GET", "/query", "")
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if got, want := r.header.Get(api.HeaderStopTimeout), "1.5s"; got != want {
+		t.Errorf("%s: %q, want %q", api.HeaderStopTimeout, got, want)
+	}
 }
 
 func TestPermissions(t *testing.T) {

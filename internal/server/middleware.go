@@ -46,6 +46,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeUnauthenticated(rec, err)
 		return
 	}
+	// The grace period tells a client how long POST /stop may take, so
+	// that it can wait that long and no longer; only callers who proved who
+	// they are learn it.
+	rec.Header().Set(api.HeaderStopTimeout, s.stopTimeout.String())
 	rt, ok := s.routes[r.URL.Path]
 	if !ok {
 		writeError(rec, &apiError{http.StatusNotFound, api.CodeNotFound, "no such endpoint " + r.URL.Path + ": the API has /start, /stop, /query and /logs"})

@@ -60,6 +60,8 @@ type Server struct {
 	routes map[string]route
 	// writeTimeout bounds writing a whole non-streaming response.
 	writeTimeout time.Duration
+	// stopTimeout is the pool's grace period, announced to clients.
+	stopTimeout time.Duration
 }
 
 // route is one endpoint: its method and handler.
@@ -88,6 +90,7 @@ func New(cfg Config) *Server {
 		authn:        auth.NewAuthenticator(cfg.TokenKey),
 		log:          cfg.Log,
 		writeTimeout: cfg.WriteTimeout,
+		stopTimeout:  stopTimeout,
 	}
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = stopTimeout + 30*time.Second
