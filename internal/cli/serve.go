@@ -1,17 +1,14 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -89,98 +86,52 @@ func serve(c *ucli.Context) error {
 	if err != nil {
 		return withHint(err, "run 'rw gen-certs' to create it, or copy %s from where the PKI was made", pki.TokenPub)
 	}
-	jobsDir := c.String("jobs-dir")
+	jobsDir, err := filepath.Abs(c.String("jobs-dir"))
+	if err != nil {
+		return err
+	}
 	jobsInfo, err := os.Stat(jobsDir)
 	if err != nil || !jobsInfo.IsDir() {
 		return withHint(fmt.Errorf("jobs directory %s does not exist or is not a directory", jobsDir), "create it and put the executables jobs may run in it, or pass --jobs-dir")
 	}
-	ln, err := net.Listen("tcp", c.String("addr"))
-	if err != nil {
-		return withHint(err, "choose another --addr, or stop what listens on %s", c.String("addr"))
-	}
-	defer ln.Close()
+	warnPermissions(logger, dir, jobsDir, jobsInfo)
 
-	pool, err := worker.New(worker.Config{
-		JobsDir:     jobsDir,
-		DataDir:     c.String("data-dir"),
-		Workers:     c.Int("workers"),
-		QueueSize:   c.Int("queue"),
-		StopTimeout: c.Duration("stop-timeout"),
-		MaxOutput:   maxOutput,
-		OnChange:    logTransition(logger),
-	})
-	if err != nil {
-		return withHint(err, "check --jobs-dir and --data-dir")
-	}
-	api := server.New(server.Config{
-		Pool:        server.PoolOf(pool),
-		TokenKey:    tokenKey,
-		Log:         logger,
-		StopTimeout: c.Duration("stop-timeout"),
-	})
-	abs, _ := filepath.Abs(jobsDir)
-	if info, err := os.Stat(filepath.Join(dir, pki.ServerKey)); err == nil && info.Mode().Perm()&0o077 != 0 {
-		logger.Warn().Str("file", filepath.Join(dir, pki.ServerKey)).Msg("the server's private key is readable by others: chmod 600 it")
-	}
-	if jobsInfo.Mode().Perm()&0o022 != 0 {
-		logger.Warn().Str("jobs_dir", abs).Msg("the jobs directory is writable by others: anyone who can write there can run code as this server")
-	}
-	logger.Info().
-		Str("addr", ln.Addr().String()).
-		Str("jobs_dir", abs).
-		Int("workers", c.Int("workers")).
-		Int("queue", c.Int("queue")).
-		Dur("stop_timeout", c.Duration("stop-timeout")).
-		Int64("max_output", maxOutput).
-		Msg("rw serving")
-
-	// The first signal ends c.Context; a second one skips the grace
-	// period. Counting from before Serve means a second signal that comes
-	// while the server winds down is never lost.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	done := make(chan struct{})
-	var watcher sync.WaitGroup
-	defer watcher.Wait()
-	defer close(done)
-	watcher.Go(func() {
-		for seen := 0; ; {
-			select {
-			case <-sigs:
-				if seen++; seen == 2 {
-					logger.Warn().Msg("second signal: killing jobs")
-					pool.Kill()
-				}
-			case <-done:
-				return
-			}
-		}
+	err = server.Run(c.Context, server.RunConfig{
+		Addr:     c.String("addr"),
+		TLS:      tlsCfg,
+		TokenKey: tokenKey,
+		Pool: worker.Config{
+			JobsDir:     jobsDir,
+			DataDir:     c.String("data-dir"),
+			Workers:     c.Int("workers"),
+			QueueSize:   c.Int("queue"),
+			StopTimeout: c.Duration("stop-timeout"),
+			MaxOutput:   maxOutput,
+		},
+		Log:     logger,
+		Signals: sigs,
 	})
-
-	serveErr := api.Serve(c.Context, ln, tlsCfg)
-	logger.Info().Msg("shutting down: stopping jobs")
-	shutdownCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	shutdownErr := pool.Shutdown(shutdownCtx)
-	if err := errors.Join(serveErr, shutdownErr); err != nil {
-		return fmt.Errorf("shut down: %w", err)
+	switch {
+	case errors.Is(err, server.ErrListen):
+		return withHint(err, "choose another --addr, or stop what listens on %s", c.String("addr"))
+	case errors.Is(err, server.ErrPool):
+		return withHint(err, "check --jobs-dir and --data-dir")
 	}
-	logger.Info().Msg("stopped")
-	return nil
+	return err
 }
 
-// logTransition logs each change of a job's status.
-func logTransition(logger zerolog.Logger) func(worker.Snapshot) {
-	return func(s worker.Snapshot) {
-		e := logger.Info().Int64("job", s.ID).Str("owner", s.Owner).Str("path", s.Path).Str("status", string(s.Status))
-		if s.ExitCode != nil {
-			e = e.Int("exit_code", *s.ExitCode)
-		}
-		if s.Reason != "" {
-			e = e.Str("reason", s.Reason)
-		}
-		e.Msg("job")
+// warnPermissions logs the files that others could use to act as this
+// server: a readable private key, a jobs directory anyone may write to.
+func warnPermissions(logger zerolog.Logger, pkiDir, jobsDir string, jobsInfo os.FileInfo) {
+	key := filepath.Join(pkiDir, pki.ServerKey)
+	if info, err := os.Stat(key); err == nil && info.Mode().Perm()&0o077 != 0 {
+		logger.Warn().Str("file", key).Msg("the server's private key is readable by others: chmod 600 it")
+	}
+	if jobsInfo.Mode().Perm()&0o022 != 0 {
+		logger.Warn().Str("jobs_dir", jobsDir).Msg("the jobs directory is writable by others: anyone who can write there can run code as this server")
 	}
 }
 

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/testenv"
 	"github.com/rw-project/rw/internal/worker"
 	"github.com/rw-project/rw/pki"
 )
@@ -16,8 +17,8 @@ import (
 // TestStatusCodes walks every row of the API's status lists against a real
 // server over real mTLS.
 func TestStatusCodes(t *testing.T) {
-	s := startServer(t, worker.Config{Workers: 1, QueueSize: 1, StopTimeout: 5 * time.Second})
-	alice := s.ids["alice"]
+	s := testenv.Serve(t, worker.Config{Workers: 1, QueueSize: 1, StopTimeout: 5 * time.Second})
+	alice := s.IDs["alice"]
 
 	manyArgs := make([]string, api.MaxArgs+1)
 	for i := range manyArgs {
@@ -65,136 +66,136 @@ func TestStatusCodes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.call(t, alice, tc.method, tc.path, tc.body)
-			if r.status != tc.want {
-				t.Fatalf("status %d, want %d; body %s", r.status, tc.want, r.body)
+			r := s.Call(t, alice, tc.method, tc.path, tc.body)
+			if r.Status != tc.want {
+				t.Fatalf("status %d, want %d; body %s", r.Status, tc.want, r.Body)
 			}
 			if tc.code == "" {
 				return
 			}
 			var e api.Error
-			r.decode(t, &e)
+			r.Decode(t, &e)
 			if e.Code != tc.code || e.Error == "" {
-				t.Errorf("error body %s, want code %q and a message", r.body, tc.code)
+				t.Errorf("error body %s, want code %q and a message", r.Body, tc.code)
 			}
-			if tc.want == 405 && r.header.Get("Allow") == "" {
+			if tc.want == 405 && r.Header.Get("Allow") == "" {
 				t.Error("405 without Allow")
 			}
 		})
 	}
 
 	// 503 with Retry-After: one worker busy, one job queued, one too many.
-	running := s.startJob(t, alice, "sleep.sh")
-	queued := s.startJob(t, alice, "sleep.sh")
-	r := s.call(t, alice, "POST", "/start", `{"filePath": "sleep.sh"}`)
-	if r.status != 503 || r.header.Get("Retry-After") == "" {
-		t.Fatalf("full queue: %d %s, Retry-After %q", r.status, r.body, r.header.Get("Retry-After"))
+	running := s.StartJob(t, alice, "sleep.sh")
+	queued := s.StartJob(t, alice, "sleep.sh")
+	r := s.Call(t, alice, "POST", "/start", `{"filePath": "sleep.sh"}`)
+	if r.Status != 503 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("full queue: %d %s, Retry-After %q", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
 
 	// Stop a queued job and a running one; each answer is final.
 	for _, id := range []int64{queued, running} {
-		r := s.call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, id))
+		r := s.Call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, id))
 		var j api.Job
-		r.decode(t, &j)
-		if r.status != 200 || j.Status != api.StatusStopped || j.EndedAt == nil {
-			t.Errorf("stop %d: %d %s", id, r.status, r.body)
+		r.Decode(t, &j)
+		if r.Status != 200 || j.Status != api.StatusStopped || j.EndedAt == nil {
+			t.Errorf("stop %d: %d %s", id, r.Status, r.Body)
 		}
 	}
 	// Stopping again returns the job as it is.
-	again := s.call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, running))
+	again := s.Call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, running))
 	var j api.Job
-	again.decode(t, &j)
-	if again.status != 200 || j.Status != api.StatusStopped || j.Output == nil || *j.Output != "ready\n" {
-		t.Errorf("stop twice: %d %s", again.status, again.body)
+	again.Decode(t, &j)
+	if again.Status != 200 || j.Status != api.StatusStopped || j.Output == nil || *j.Output != "ready\n" {
+		t.Errorf("stop twice: %d %s", again.Status, again.Body)
 	}
 }
 
 func TestStartAndQueryJob(t *testing.T) {
-	s := startServer(t, worker.Config{})
-	alice := s.ids["alice"]
-	id := s.startJob(t, alice, "add.exe", "8", "10")
-	s.wait(t, id)
-	r := s.call(t, alice, "GET", idPath("/query", id), "")
+	s := testenv.Serve(t, worker.Config{})
+	alice := s.IDs["alice"]
+	id := s.StartJob(t, alice, "add.exe", "8", "10")
+	s.Wait(t, id)
+	r := s.Call(t, alice, "GET", idPath("/query", id), "")
 	var j api.Job
-	r.decode(t, &j)
-	if r.status != 200 || j.ID != id || j.Owner != "alice" || j.FilePath != "add.exe" || j.Status != api.StatusFinished ||
+	r.Decode(t, &j)
+	if r.Status != 200 || j.ID != id || j.Owner != "alice" || j.FilePath != "add.exe" || j.Status != api.StatusFinished ||
 		j.ExitCode == nil || *j.ExitCode != 0 || j.Output == nil || *j.Output != "18\n" || j.OutputTruncated ||
 		j.StartedAt == nil || j.EndedAt == nil || j.Error != "" {
-		t.Fatalf("query: %d %s", r.status, r.body)
+		t.Fatalf("query: %d %s", r.Status, r.Body)
 	}
 	for _, field := range []string{`"id"`, `"owner"`, `"filePath"`, `"args"`, `"status"`, `"exitCode"`, `"output"`, `"outputTruncated"`, `"createdAt"`, `"startedAt"`, `"endedAt"`} {
-		if !bytes.Contains(r.body, []byte(field)) {
-			t.Errorf("job JSON lacks %s: %s", field, r.body)
+		if !bytes.Contains(r.Body, []byte(field)) {
+			t.Errorf("job JSON lacks %s: %s", field, r.Body)
 		}
 	}
 
-	failed := s.startJob(t, alice, "exit3.sh")
-	s.wait(t, failed)
-	r = s.call(t, alice, "GET", idPath("/query", failed), "")
-	r.decode(t, &j)
+	failed := s.StartJob(t, alice, "exit3.sh")
+	s.Wait(t, failed)
+	r = s.Call(t, alice, "GET", idPath("/query", failed), "")
+	r.Decode(t, &j)
 	if j.Status != api.StatusFailed || *j.ExitCode != 3 || j.Error != "exited with code 3" {
-		t.Errorf("failed job: %s", r.body)
+		t.Errorf("failed job: %s", r.Body)
 	}
 
-	bad := s.startJob(t, alice, "add.exe", "x")
-	s.wait(t, bad)
-	r = s.call(t, alice, "GET", idPath("/logs", bad), "")
-	if r.status != 200 || string(r.body) != "add.exe: not an integer: 'x'\n" || r.header.Get("Content-Type") != "application/octet-stream" {
-		t.Errorf("logs: %d %q %s", r.status, r.body, r.header.Get("Content-Type"))
+	bad := s.StartJob(t, alice, "add.exe", "x")
+	s.Wait(t, bad)
+	r = s.Call(t, alice, "GET", idPath("/logs", bad), "")
+	if r.Status != 200 || string(r.Body) != "add.exe: not an integer: 'x'\n" || r.Header.Get("Content-Type") != "application/octet-stream" {
+		t.Errorf("logs: %d %q %s", r.Status, r.Body, r.Header.Get("Content-Type"))
 	}
 
-	r = s.call(t, alice, "GET", "/query", "")
+	r = s.Call(t, alice, "GET", "/query", "")
 	var list api.JobList
-	r.decode(t, &list)
+	r.Decode(t, &list)
 	if len(list.Jobs) != 3 || list.Jobs[0].ID != id || list.Jobs[2].ID != bad {
-		t.Errorf("list: %s", r.body)
+		t.Errorf("list: %s", r.Body)
 	}
 }
 
 // TestOutputTailAndTruncation checks that a job's JSON carries at most the
 // last 64 KiB of output and says when it is cut.
 func TestOutputTailAndTruncation(t *testing.T) {
-	s := startServer(t, worker.Config{MaxOutput: 100 << 10})
-	alice := s.ids["alice"]
-	id := s.startJob(t, alice, "zeros.sh", "200000")
-	s.wait(t, id)
-	r := s.call(t, alice, "GET", idPath("/query", id), "")
+	s := testenv.Serve(t, worker.Config{MaxOutput: 100 << 10})
+	alice := s.IDs["alice"]
+	id := s.StartJob(t, alice, "zeros.sh", "200000")
+	s.Wait(t, id)
+	r := s.Call(t, alice, "GET", idPath("/query", id), "")
 	var j api.Job
-	r.decode(t, &j)
+	r.Decode(t, &j)
 	if j.Output == nil || len(*j.Output) != api.MaxOutputTail || !j.OutputTruncated {
 		t.Errorf("output %d bytes, truncated %v", len(*j.Output), j.OutputTruncated)
 	}
-	r = s.call(t, alice, "GET", idPath("/logs", id), "")
-	if len(r.body) != 100<<10 {
-		t.Errorf("logs: %d bytes, want the %d kept", len(r.body), 100<<10)
+	r = s.Call(t, alice, "GET", idPath("/logs", id), "")
+	if len(r.Body) != 100<<10 {
+		t.Errorf("logs: %d bytes, want the %d kept", len(r.Body), 100<<10)
 	}
-	empty := s.startJob(t, alice, "echo.sh")
-	s.wait(t, empty)
-	r = s.call(t, alice, "GET", idPath("/query", empty), "")
-	if !bytes.Contains(r.body, []byte(`"output":"\n"`)) {
-		t.Errorf("job with a newline: %s", r.body)
+	empty := s.StartJob(t, alice, "echo.sh")
+	s.Wait(t, empty)
+	r = s.Call(t, alice, "GET", idPath("/query", empty), "")
+	if !bytes.Contains(r.Body, []byte(`"output":"\n"`)) {
+		t.Errorf("job with a newline: %s", r.Body)
 	}
 }
 
 func TestAuthentication(t *testing.T) {
-	s := startServer(t, worker.Config{})
-	alice, bob := s.ids["alice"], s.ids["bob"]
+	s := testenv.Serve(t, worker.Config{})
+	alice, bob := s.IDs["alice"], s.IDs["bob"]
 	now := time.Now()
-	expired, err := pki.IssueToken(s.tokenKey, alice.leaf(), now.Add(-2*time.Hour), time.Hour)
+	expired, err := pki.IssueToken(s.TokenKey, alice.Leaf(), now.Add(-2*time.Hour), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	otherKey, _ := pki.NewCA("other", now) // any ECDSA key will do
-	wrongKey, err := pki.IssueToken(otherKey.Key, alice.leaf(), now, time.Hour)
+	wrongKey, err := pki.IssueToken(otherKey.Key, alice.Leaf(), now, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second certificate for alice: her token is bound to the first.
-	alice2 := s.issue(t, "alice", "admin")
+	alice2 := s.Issue(t, "alice", "admin")
 
 	tests := []struct {
 		name      string
-		id        identity
+		id        testenv.Identity
 		header    string
 		challenge string
 		reason    string
@@ -203,23 +204,23 @@ func TestAuthentication(t *testing.T) {
 		{"Basic scheme", alice, "Basic YWxpY2U6c2VjcmV0", `Bearer realm="rw"`, "no bearer token"},
 		{"expired", alice, "Bearer " + expired, `Bearer realm="rw", error="invalid_token"`, "expired"},
 		{"signed by another key", alice, "Bearer " + wrongKey, `Bearer realm="rw", error="invalid_token"`, "signature"},
-		{"token of another user", alice, "Bearer " + bob.token, `Bearer realm="rw", error="invalid_token"`, "does not match the client certificate"},
-		{"token bound to another certificate", alice2, "Bearer " + alice.token, `Bearer realm="rw", error="invalid_token"`, "bound to another certificate"},
+		{"token of another user", alice, "Bearer " + bob.Token, `Bearer realm="rw", error="invalid_token"`, "does not match the client certificate"},
+		{"token bound to another certificate", alice2, "Bearer " + alice.Token, `Bearer realm="rw", error="invalid_token"`, "bound to another certificate"},
 		{"garbage", alice, "Bearer not-a-token", `Bearer realm="rw", error="invalid_token"`, "malformed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, path := range []string{"/query", "/start", "/nowhere"} {
-				r := s.call(t, tc.id, "GET", path, "", tc.header)
+				r := s.Call(t, tc.id, "GET", path, "", tc.header)
 				var e api.Error
-				r.decode(t, &e)
-				if r.status != 401 || e.Code != api.CodeUnauthenticated {
-					t.Fatalf("%s: %d %s", path, r.status, r.body)
+				r.Decode(t, &e)
+				if r.Status != 401 || e.Code != api.CodeUnauthenticated {
+					t.Fatalf("%s: %d %s", path, r.Status, r.Body)
 				}
-				if got := r.header.Get(api.HeaderStopTimeout); got != "" {
+				if got := r.Header.Get(api.HeaderStopTimeout); got != "" {
 					t.Errorf("%s: an unauthenticated caller learns the grace period %q", path, got)
 				}
-				if got := r.header.Get("WWW-Authenticate"); got != tc.challenge {
+				if got := r.Header.Get("WWW-Authenticate"); got != tc.challenge {
 					t.Errorf("%s: WWW-Authenticate %q, want %q", path, got, tc.challenge)
 				}
 				if !strings.Contains(e.Error, tc.reason) {
@@ -229,36 +230,36 @@ func TestAuthentication(t *testing.T) {
 		})
 	}
 	// The log says what failed and never what the secret was.
-	logs := s.logs.String()
-	for _, token := range []string{alice.token, bob.token, expired, wrongKey} {
+	logs := s.Logs.String()
+	for _, token := range []string{alice.Token, bob.Token, expired, wrongKey} {
 		sig := token[strings.LastIndexByte(token, '.')+1:]
 		if strings.Contains(logs, sig) {
 			t.Errorf("a token is in the server log")
 		}
 	}
-	s.waitLog(t, `"message":"authentication failed"`, "token has expired")
+	s.Logs.WaitFor(t, `"message":"authentication failed"`, "token has expired")
 }
 
 func TestStopTimeoutIsAnnounced(t *testing.T) {
-	s := startServer(t, worker.Config{StopTimeout: 1500 * time.Millisecond})
-	r := s.call(t, s.ids["bob"], "GET", "/query", "")
-	if r.status != 200 {
-		t.Fatalf("%d %s", r.status, r.body)
+	s := testenv.Serve(t, worker.Config{StopTimeout: 1500 * time.Millisecond})
+	r := s.Call(t, s.IDs["bob"], "GET", "/query", "")
+	if r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
 	}
-	if got, want := r.header.Get(api.HeaderStopTimeout), "1.5s"; got != want {
+	if got, want := r.Header.Get(api.HeaderStopTimeout), "1.5s"; got != want {
 		t.Errorf("%s: %q, want %q", api.HeaderStopTimeout, got, want)
 	}
 }
 
 func TestPermissions(t *testing.T) {
-	s := startServer(t, worker.Config{})
-	alice, bob, dave, carol := s.ids["alice"], s.ids["bob"], s.ids["dave"], s.ids["carol"]
-	aliceJob := s.startJob(t, alice, "sleep.sh")
-	bobJob := s.startJob(t, bob, "add.exe", "1", "2")
-	s.wait(t, bobJob)
+	s := testenv.Serve(t, worker.Config{})
+	alice, bob, dave, carol := s.IDs["alice"], s.IDs["bob"], s.IDs["dave"], s.IDs["carol"]
+	aliceJob := s.StartJob(t, alice, "sleep.sh")
+	bobJob := s.StartJob(t, bob, "add.exe", "1", "2")
+	s.Wait(t, bobJob)
 
 	type row struct {
-		who          identity
+		who          testenv.Identity
 		method, path string
 		body         string
 		want         int
@@ -282,47 +283,47 @@ func TestPermissions(t *testing.T) {
 		{alice, "POST", "/stop", stop(aliceJob), 200},
 	}
 	for _, r := range rows {
-		got := s.call(t, r.who, r.method, r.path, r.body)
-		if got.status != r.want {
-			t.Errorf("%s %s %s %s: %d, want %d (%s)", r.who.name, r.method, r.path, r.body, got.status, r.want, got.body)
+		got := s.Call(t, r.who, r.method, r.path, r.body)
+		if got.Status != r.want {
+			t.Errorf("%s %s %s %s: %d, want %d (%s)", r.who.Name, r.method, r.path, r.body, got.Status, r.want, got.Body)
 		}
 	}
 
 	// Another user's job is answered exactly as a missing one.
-	hidden := s.call(t, bob, "GET", idPath("/query", aliceJob), "")
-	missing := s.call(t, bob, "GET", idPath("/query", 1000), "")
-	want := strings.ReplaceAll(string(missing.body), "1000", fmt.Sprint(aliceJob))
-	if string(hidden.body) != want {
-		t.Errorf("hidden job %s, missing job %s", hidden.body, missing.body)
+	hidden := s.Call(t, bob, "GET", idPath("/query", aliceJob), "")
+	missing := s.Call(t, bob, "GET", idPath("/query", 1000), "")
+	want := strings.ReplaceAll(string(missing.Body), "1000", fmt.Sprint(aliceJob))
+	if string(hidden.Body) != want {
+		t.Errorf("hidden job %s, missing job %s", hidden.Body, missing.Body)
 	}
 
 	// Lists show each user their own jobs only.
 	for _, tc := range []struct {
-		who  identity
+		who  testenv.Identity
 		want []int64
 	}{{alice, []int64{aliceJob, bobJob}}, {bob, []int64{bobJob}}, {dave, nil}} {
-		r := s.call(t, tc.who, "GET", "/query", "")
+		r := s.Call(t, tc.who, "GET", "/query", "")
 		var list api.JobList
-		r.decode(t, &list)
+		r.Decode(t, &list)
 		var ids []int64
 		for _, j := range list.Jobs {
 			ids = append(ids, j.ID)
 		}
 		if fmt.Sprint(ids) != fmt.Sprint(tc.want) || list.Jobs == nil {
-			t.Errorf("%s sees %v, want %v (%s)", tc.who.name, ids, tc.want, r.body)
+			t.Errorf("%s sees %v, want %v (%s)", tc.who.Name, ids, tc.want, r.Body)
 		}
 	}
 }
 
 func TestStopOfFinishedJobChangesNothing(t *testing.T) {
-	s := startServer(t, worker.Config{})
-	alice := s.ids["alice"]
-	id := s.startJob(t, alice, "add.exe", "1")
-	s.wait(t, id)
-	before := s.call(t, alice, "GET", idPath("/query", id), "")
-	s.call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, id))
-	after := s.call(t, alice, "GET", idPath("/query", id), "")
-	if !bytes.Equal(before.body, after.body) {
-		t.Errorf("stop of a finished job changed it:\n%s\n%s", before.body, after.body)
+	s := testenv.Serve(t, worker.Config{})
+	alice := s.IDs["alice"]
+	id := s.StartJob(t, alice, "add.exe", "1")
+	s.Wait(t, id)
+	before := s.Call(t, alice, "GET", idPath("/query", id), "")
+	s.Call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, id))
+	after := s.Call(t, alice, "GET", idPath("/query", id), "")
+	if !bytes.Equal(before.Body, after.Body) {
+		t.Errorf("stop of a finished job changed it:\n%s\n%s", before.Body, after.Body)
 	}
 }

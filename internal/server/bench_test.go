@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -9,15 +9,16 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rw-project/rw/internal/testenv"
 	"github.com/rw-project/rw/internal/worker"
 )
 
 // benchClients runs b.N requests spread over n clients, each with its own
 // keep-alive mTLS connection.
-func benchClients(b *testing.B, s *liveServer, n int, newReq func() *http.Request) {
+func benchClients(b *testing.B, s *testenv.Server, n int, newReq func() *http.Request) {
 	clients := make([]*http.Client, n)
 	for i := range clients {
-		clients[i] = s.client(b, s.ids["alice"])
+		clients[i] = s.Client(b, s.IDs["alice"])
 		// Open the connection before the clock starts.
 		do(b, clients[i], newReq())
 	}
@@ -58,10 +59,10 @@ func do(b *testing.B, c *http.Client, req *http.Request) {
 func BenchmarkStart(b *testing.B) {
 	for _, n := range []int{1, 8} {
 		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
-			s := startServer(b, worker.Config{QueueSize: 1 << 20})
-			token := "Bearer " + s.ids["alice"].token
+			s := testenv.Serve(b, worker.Config{QueueSize: 1 << 20})
+			token := "Bearer " + s.IDs["alice"].Token
 			benchClients(b, s, n, func() *http.Request {
-				req, _ := http.NewRequest("POST", "https://"+s.addr+"/start", strings.NewReader(`{"filePath": "add.exe", "args": [8, 10]}`))
+				req, _ := http.NewRequest("POST", "https://"+s.Addr+"/start", strings.NewReader(`{"filePath": "add.exe", "args": [8, 10]}`))
 				req.Header.Set("Authorization", token)
 				return req
 			})
@@ -72,15 +73,15 @@ func BenchmarkStart(b *testing.B) {
 func BenchmarkQuery(b *testing.B) {
 	for _, n := range []int{1, 8} {
 		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
-			s := startServer(b, worker.Config{})
+			s := testenv.Serve(b, worker.Config{})
 			var last int64
 			for range 100 {
-				last = s.startJob(b, s.ids["alice"], "add.exe", "8", "10")
+				last = s.StartJob(b, s.IDs["alice"], "add.exe", "8", "10")
 			}
-			s.wait(b, last)
-			token := "Bearer " + s.ids["alice"].token
+			s.Wait(b, last)
+			token := "Bearer " + s.IDs["alice"].Token
 			benchClients(b, s, n, func() *http.Request {
-				req, _ := http.NewRequest("GET", "https://"+s.addr+"/query", nil)
+				req, _ := http.NewRequest("GET", "https://"+s.Addr+"/query", nil)
 				req.Header.Set("Authorization", token)
 				return req
 			})
@@ -92,16 +93,16 @@ func BenchmarkQuery(b *testing.B) {
 // GET /logs?follow=true.
 func BenchmarkLogsStream(b *testing.B) {
 	const size = 1 << 30
-	s := startServer(b, worker.Config{MaxOutput: size})
-	alice := s.ids["alice"]
-	c := s.client(b, alice)
+	s := testenv.Serve(b, worker.Config{MaxOutput: size})
+	alice := s.IDs["alice"]
+	c := s.Client(b, alice)
 	c.Timeout = 0
 	buf := make([]byte, 256<<10)
 	b.SetBytes(size)
 	for b.Loop() {
-		job := s.startJob(b, alice, "zeros.sh", fmt.Sprint(size))
-		req, _ := http.NewRequestWithContext(context.Background(), "GET", fmt.Sprintf("https://%s/logs?id=%d&follow=true", s.addr, job), nil)
-		req.Header.Set("Authorization", "Bearer "+alice.token)
+		job := s.StartJob(b, alice, "zeros.sh", fmt.Sprint(size))
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", fmt.Sprintf("https://%s/logs?id=%d&follow=true", s.Addr, job), nil)
+		req.Header.Set("Authorization", "Bearer "+alice.Token)
 		resp, err := c.Do(req)
 		if err != nil {
 			b.Fatal(err)

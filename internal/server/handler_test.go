@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/rw-project/rw/internal/server"
+	"github.com/rw-project/rw/internal/testenv"
 	"github.com/rw-project/rw/internal/worker"
 )
 
@@ -54,8 +56,8 @@ func (p *fakePool) Follow(context.Context, int64, int64, bool) (io.ReadCloser, e
 // TestPermissionTable runs every role against every endpoint and owner
 // through the real handler, with a fake pool.
 func TestPermissionTable(t *testing.T) {
-	f := newFixture(t)
-	ids := map[string]identity{"admin": f.ids["alice"], "user": f.ids["bob"], "unknown role": f.ids["carol"]}
+	f := testenv.NewPKI(t)
+	ids := map[string]testenv.Identity{"admin": f.IDs["alice"], "user": f.IDs["bob"], "unknown role": f.IDs["carol"]}
 	endpoints := []struct {
 		name         string
 		method, path string
@@ -84,10 +86,10 @@ func TestPermissionTable(t *testing.T) {
 		for i, ep := range endpoints {
 			t.Run(role+"/"+ep.name, func(t *testing.T) {
 				pool := &fakePool{}
-				s := New(Config{Pool: pool, TokenKey: f.tokenPub, Log: zerolog.Nop()})
+				s := server.New(server.Config{Pool: pool, TokenKey: &f.TokenKey.PublicKey, Log: zerolog.Nop()})
 				req := httptest.NewRequest(ep.method, ep.path, strings.NewReader(ep.body))
-				req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{id.leaf()}}}
-				req.Header.Set("Authorization", "Bearer "+id.token)
+				req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{id.Leaf()}}}
+				req.Header.Set("Authorization", "Bearer "+id.Token)
 				rec := httptest.NewRecorder()
 				s.ServeHTTP(rec, req)
 				if rec.Code != want[role][i] {
@@ -97,8 +99,8 @@ func TestPermissionTable(t *testing.T) {
 				if rec.Code != 200 && (len(pool.started) > 0 || len(pool.stopped) > 0) {
 					t.Errorf("refused call reached the pool: started %v stopped %v", pool.started, pool.stopped)
 				}
-				if ep.name == "start" && rec.Code == 200 && pool.started[0].Owner != id.name {
-					t.Errorf("job started for %q, want the caller %q", pool.started[0].Owner, id.name)
+				if ep.name == "start" && rec.Code == 200 && pool.started[0].Owner != id.Name {
+					t.Errorf("job started for %q, want the caller %q", pool.started[0].Owner, id.Name)
 				}
 			})
 		}
@@ -106,10 +108,10 @@ func TestPermissionTable(t *testing.T) {
 }
 
 func TestNoCertificateIsUnauthenticated(t *testing.T) {
-	f := newFixture(t)
-	s := New(Config{Pool: &fakePool{}, TokenKey: f.tokenPub, Log: zerolog.Nop()})
+	f := testenv.NewPKI(t)
+	s := server.New(server.Config{Pool: &fakePool{}, TokenKey: &f.TokenKey.PublicKey, Log: zerolog.Nop()})
 	req := httptest.NewRequest("GET", "/query", nil)
-	req.Header.Set("Authorization", "Bearer "+f.ids["alice"].token)
+	req.Header.Set("Authorization", "Bearer "+f.IDs["alice"].Token)
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, req)
 	if rec.Code != http.StatusUnauthorized {

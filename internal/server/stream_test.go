@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bufio"
@@ -14,20 +14,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rw-project/rw/internal/server"
+	"github.com/rw-project/rw/internal/testenv"
 	"github.com/rw-project/rw/internal/worker"
 	"github.com/rw-project/rw/pki"
 )
 
 // openLogs starts a GET /logs request and returns the open response.
-func (s *liveServer) openLogs(t *testing.T, ctx context.Context, id identity, job int64, follow bool) *http.Response {
+func openLogs(t *testing.T, ctx context.Context, s *testenv.Server, id testenv.Identity, job int64, follow bool) *http.Response {
 	t.Helper()
-	url := fmt.Sprintf("https://%s/logs?id=%d&follow=%v", s.addr, job, follow)
+	url := fmt.Sprintf("https://%s/logs?id=%d&follow=%v", s.Addr, job, follow)
 	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+id.token)
-	c := s.client(t, id)
+	req.Header.Set("Authorization", "Bearer "+id.Token)
+	c := s.Client(t, id)
 	c.Timeout = 0 // a follow stream lasts as long as the job
 	resp, err := c.Do(req)
 	if err != nil {
@@ -42,10 +44,10 @@ func (s *liveServer) openLogs(t *testing.T, ctx context.Context, id identity, jo
 }
 
 func TestFollowWithConcurrentReaders(t *testing.T) {
-	s := startServer(t, worker.Config{})
-	alice := s.ids["alice"]
+	s := testenv.Serve(t, worker.Config{})
+	alice := s.IDs["alice"]
 	const lines = 100
-	job := s.startJob(t, alice, "lines.sh", fmt.Sprint(lines))
+	job := s.StartJob(t, alice, "lines.sh", fmt.Sprint(lines))
 	var want bytes.Buffer
 	for i := range lines {
 		fmt.Fprintf(&want, "line %d\n", i)
@@ -55,7 +57,7 @@ func TestFollowWithConcurrentReaders(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range readers {
 		wg.Go(func() {
-			resp := s.openLogs(t, context.Background(), alice, job, true)
+			resp := openLogs(t, context.Background(), s, alice, job, true)
 			defer resp.Body.Close()
 			got[i], _ = io.ReadAll(resp.Body)
 		})
@@ -69,10 +71,10 @@ func TestFollowWithConcurrentReaders(t *testing.T) {
 }
 
 func TestFollowDeliversBytesAsTheyAreWritten(t *testing.T) {
-	s := startServer(t, worker.Config{})
-	alice := s.ids["alice"]
-	job := s.startJob(t, alice, "sleep.sh")
-	resp := s.openLogs(t, context.Background(), alice, job, true)
+	s := testenv.Serve(t, worker.Config{})
+	alice := s.IDs["alice"]
+	job := s.StartJob(t, alice, "sleep.sh")
+	resp := openLogs(t, context.Background(), s, alice, job, true)
 	defer resp.Body.Close()
 	// "ready" arrives while the job is still running: the stream is
 	// flushed as output comes, not at the end.
@@ -80,21 +82,21 @@ func TestFollowDeliversBytesAsTheyAreWritten(t *testing.T) {
 	if err != nil || line != "ready\n" {
 		t.Fatalf("first line %q, %v", line, err)
 	}
-	if snap, _ := s.pool.Query(job); snap.Status != worker.StatusRunning {
+	if snap, _ := s.Pool.Query(job); snap.Status != worker.StatusRunning {
 		t.Fatalf("job is %s, want running", snap.Status)
 	}
-	s.call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, job))
+	s.Call(t, alice, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, job))
 	if rest, err := io.ReadAll(resp.Body); err != nil || len(rest) != 0 {
 		t.Errorf("after stop: %q, %v; want a clean end", rest, err)
 	}
 }
 
 func TestClientLeavesMidStream(t *testing.T) {
-	s := startServer(t, worker.Config{})
-	alice := s.ids["alice"]
-	job := s.startJob(t, alice, "sleep.sh")
+	s := testenv.Serve(t, worker.Config{})
+	alice := s.IDs["alice"]
+	job := s.StartJob(t, alice, "sleep.sh")
 	ctx, cancel := context.WithCancel(context.Background())
-	resp := s.openLogs(t, ctx, alice, job, true)
+	resp := openLogs(t, ctx, s, alice, job, true)
 	if line, _ := bufio.NewReader(resp.Body).ReadString('\n'); line != "ready\n" {
 		t.Fatalf("first line %q", line)
 	}
@@ -102,21 +104,21 @@ func TestClientLeavesMidStream(t *testing.T) {
 	resp.Body.Close()
 	// The handler notices and returns: its access line is written on
 	// return. goleak in TestMain checks that nothing is left behind.
-	s.waitLog(t, `"message":"request"`, fmt.Sprintf(`"path":"/logs?id=%d&follow=true"`, job))
-	if snap, _ := s.pool.Query(job); snap.Status != worker.StatusRunning {
+	s.Logs.WaitFor(t, `"message":"request"`, fmt.Sprintf(`"path":"/logs?id=%d&follow=true"`, job))
+	if snap, _ := s.Pool.Query(job); snap.Status != worker.StatusRunning {
 		t.Errorf("job is %s after its reader left", snap.Status)
 	}
 }
 
 func TestShutdownWithRunningJobsAndOpenStreams(t *testing.T) {
-	s := startServer(t, worker.Config{StopTimeout: 2 * time.Second})
-	alice := s.ids["alice"]
+	s := testenv.Serve(t, worker.Config{StopTimeout: 2 * time.Second})
+	alice := s.IDs["alice"]
 	var streams []*http.Response
 	var jobs []int64
 	for range 3 {
-		job := s.startJob(t, alice, "sleep.sh")
+		job := s.StartJob(t, alice, "sleep.sh")
 		jobs = append(jobs, job)
-		resp := s.openLogs(t, context.Background(), alice, job, true)
+		resp := openLogs(t, context.Background(), s, alice, job, true)
 		if line, _ := bufio.NewReader(resp.Body).ReadString('\n'); line != "ready\n" {
 			t.Fatalf("first line %q", line)
 		}
@@ -124,7 +126,7 @@ func TestShutdownWithRunningJobsAndOpenStreams(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() {
-		s.stop()
+		s.Stop()
 		close(done)
 	}()
 	for _, resp := range streams {
@@ -137,7 +139,7 @@ func TestShutdownWithRunningJobsAndOpenStreams(t *testing.T) {
 		t.Fatal("shutdown did not finish")
 	}
 	for _, id := range jobs {
-		snap, _ := s.pool.Query(id)
+		snap, _ := s.Pool.Query(id)
 		if snap.Status != worker.StatusStopped {
 			t.Errorf("job %d: %s after shutdown", id, snap.Status)
 		}
@@ -150,12 +152,12 @@ func TestWithCurl(t *testing.T) {
 	if err != nil {
 		t.Skip("curl is not installed: .ci/run installs it; install it to run this test")
 	}
-	s := startServer(t, worker.Config{})
+	s := testenv.Serve(t, worker.Config{})
 	certPath, keyPath, _ := pki.ClientFiles("alice")
 	run := func(args ...string) (string, string) {
 		t.Helper()
-		base := []string{"-sS", "--cacert", filepath.Join(s.dir, pki.ServerCACert),
-			"--cert", filepath.Join(s.dir, certPath), "--key", filepath.Join(s.dir, keyPath),
+		base := []string{"-sS", "--cacert", filepath.Join(s.Dir, pki.ServerCACert),
+			"--cert", filepath.Join(s.Dir, certPath), "--key", filepath.Join(s.Dir, keyPath),
 			"-w", "\n%{http_code}"}
 		out, err := exec.Command(curl, append(base, args...)...).CombinedOutput()
 		if err != nil {
@@ -165,14 +167,14 @@ func TestWithCurl(t *testing.T) {
 		i := strings.LastIndexByte(string(out), '\n')
 		return strings.TrimSpace(string(out[:i])), string(out[i+1:])
 	}
-	url := "https://localhost:" + s.addr[strings.LastIndexByte(s.addr, ':')+1:]
-	auth := "Authorization: Bearer " + s.ids["alice"].token
+	url := "https://localhost:" + s.Addr[strings.LastIndexByte(s.Addr, ':')+1:]
+	auth := "Authorization: Bearer " + s.IDs["alice"].Token
 
 	body, code := run("-H", auth, "-d", `{"filePath": "add.exe", "args": [8, 10]}`, url+"/start")
 	if code != "200" || !strings.Contains(body, `"id":1`) {
 		t.Fatalf("start: %s %s", code, body)
 	}
-	s.wait(t, 1)
+	s.Wait(t, 1)
 	if body, code = run("-H", auth, url+"/query?id=1"); code != "200" || !strings.Contains(body, `"output":"18\n"`) {
 		t.Errorf("query: %s %s", code, body)
 	}
@@ -184,13 +186,13 @@ func TestWithCurl(t *testing.T) {
 	}
 	// curl refuses to go below TLS 1.3 with --tls-max 1.2: the server
 	// refuses the handshake.
-	out, err := exec.Command(curl, "-sS", "--tls-max", "1.2", "--cacert", filepath.Join(s.dir, pki.ServerCACert),
-		"--cert", filepath.Join(s.dir, certPath), "--key", filepath.Join(s.dir, keyPath), url+"/query").CombinedOutput()
+	out, err := exec.Command(curl, "-sS", "--tls-max", "1.2", "--cacert", filepath.Join(s.Dir, pki.ServerCACert),
+		"--cert", filepath.Join(s.Dir, certPath), "--key", filepath.Join(s.Dir, keyPath), url+"/query").CombinedOutput()
 	if err == nil {
 		t.Errorf("TLS 1.2 accepted: %s", out)
 	}
 	// Without a client certificate the handshake fails.
-	out, err = exec.Command(curl, "-sS", "--cacert", filepath.Join(s.dir, pki.ServerCACert), "-H", auth, url+"/query").CombinedOutput()
+	out, err = exec.Command(curl, "-sS", "--cacert", filepath.Join(s.Dir, pki.ServerCACert), "-H", auth, url+"/query").CombinedOutput()
 	if err == nil {
 		t.Errorf("no client certificate accepted: %s", out)
 	}
@@ -200,10 +202,10 @@ func TestWithCurl(t *testing.T) {
 // the write deadline of ordinary responses, however long the job stays
 // silent.
 func TestStreamOutlivesWriteTimeout(t *testing.T) {
-	s := startServer(t, worker.Config{}, func(c *Config) { c.WriteTimeout = 100 * time.Millisecond })
-	alice := s.ids["alice"]
-	job := s.startJob(t, alice, "slow.sh")
-	resp := s.openLogs(t, context.Background(), alice, job, true)
+	s := testenv.Serve(t, worker.Config{}, func(c *server.RunConfig) { c.WriteTimeout = 100 * time.Millisecond })
+	alice := s.IDs["alice"]
+	job := s.StartJob(t, alice, "slow.sh")
+	resp := openLogs(t, context.Background(), s, alice, job, true)
 	defer resp.Body.Close()
 	got, err := io.ReadAll(resp.Body)
 	if err != nil || string(got) != "before\nafter\n" {

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/rw-project/rw/internal/worker"
+)
+
+// Sentinels for what Run could not set up; the command line turns each
+// into a hint about the flag concerned.
+var (
+	// ErrListen means the address could not be listened on.
+	ErrListen = errors.New("cannot listen")
+	// ErrPool means the worker pool could not be created from its
+	// configuration (jobs or data directory).
+	ErrPool = errors.New("cannot start the worker pool")
+)
+
+// RunConfig is what a whole rw server needs: where to listen, how to
+// authenticate, and the pool to run jobs in.
+type RunConfig struct {
+	// Addr is the HOST:PORT to listen on.
+	Addr string
+	// TLS is the server's TLS configuration (pki.LoadServerTLS).
+	TLS *tls.Config
+	// TokenKey verifies the bearer tokens.
+	TokenKey *ecdsa.PublicKey
+	// Pool configures the worker pool. Its StopTimeout is also the grace
+	// period the API announces and waits for; OnChange, if nil, logs each
+	// transition.
+	Pool worker.Config
+	Log  zerolog.Logger
+	// WriteTimeout bounds writing a whole response other than a log
+	// stream; the grace period plus 30 seconds if zero.
+	WriteTimeout time.Duration
+	// Signals, if set, delivers the process's SIGINT and SIGTERM: the first
+	// begins the shutdown (as the end of ctx does), the second makes the
+	// pool kill its jobs at once instead of waiting out the grace period.
+	Signals <-chan os.Signal
+	// Ready, if set, is called once the server listens, before it serves,
+	// with the listening address and the pool. Tests use it to find both.
+	Ready func(addr net.Addr, pool *worker.Pool)
+}
+
+// Run is rw serve: it listens, starts the pool, serves the API until ctx
+// ends or the first signal comes, then shuts the server down and stops
+// every job with the grace period. It is the one owner of that order, so
+// the command line and the tests run a server the same way.
+//
+// Errors in the configuration come back before anything runs, wrapping
+// ErrListen or ErrPool.
+func Run(ctx context.Context, cfg RunConfig) error {
+	log := cfg.Log
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		// The address is in the message already; net's "listen tcp"
+		// prefix would only repeat it.
+		var opErr *net.OpError
+		if errors.As(err, &opErr) {
+			err = opErr.Err
+		}
+		return fmt.Errorf("%w on %s: %w", ErrListen, cfg.Addr, err)
+	}
+	defer ln.Close()
+	if cfg.Pool.OnChange == nil {
+		cfg.Pool.OnChange = logTransition(log)
+	}
+	pool, err := worker.New(cfg.Pool)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrPool, err)
+	}
+	srv := New(Config{Pool: PoolOf(pool), TokenKey: cfg.TokenKey, Log: log, StopTimeout: cfg.Pool.StopTimeout, WriteTimeout: cfg.WriteTimeout})
+	log.Info().
+		Str("addr", ln.Addr().String()).
+		Str("jobs_dir", cfg.Pool.JobsDir).
+		Int("workers", cfg.Pool.Workers).
+		Int("queue", cfg.Pool.QueueSize).
+		Dur("stop_timeout", cfg.Pool.StopTimeout).
+		Int64("max_output", cfg.Pool.MaxOutput).
+		Msg("rw serving")
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr(), pool)
+	}
+
+	// The watcher counts signals from before Serve, so a second signal that
+	// comes while the server winds down is never lost; it ends with Run.
+	serveCtx, endServe := context.WithCancel(ctx)
+	defer endServe()
+	done := make(chan struct{})
+	var watcher sync.WaitGroup
+	defer watcher.Wait()
+	defer close(done)
+	watcher.Go(func() { watchSignals(cfg.Signals, done, endServe, pool, log) })
+
+	serveErr := srv.Serve(serveCtx, ln, cfg.TLS)
+	log.Info().Msg("shutting down: stopping jobs")
+	// The pool's own stop timeout bounds the shutdown; a second signal
+	// cuts it short.
+	shutdownErr := pool.Shutdown(context.Background())
+	if err := errors.Join(serveErr, shutdownErr); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+// watchSignals ends serving on the first signal and kills the pool's jobs
+// on the second, until done is closed. A nil sigs never delivers.
+func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, endServe func(), pool *worker.Pool, log zerolog.Logger) {
+	for seen := 0; ; {
+		select {
+		case <-sigs:
+			seen++
+			endServe()
+			if seen == 2 {
+				log.Warn().Msg("second signal: killing jobs")
+				pool.Kill()
+			}
+		case <-done:
+			return
+		}
+	}
+}
+
+// logTransition logs each change of a job's status.
+func logTransition(log zerolog.Logger) func(worker.Snapshot) {
+	return func(s worker.Snapshot) {
+		e := log.Info().Int64("job", s.ID).Str("owner", s.Owner).Str("path", s.Path).Str("status", string(s.Status))
+		if s.ExitCode != nil {
+			e = e.Int("exit_code", *s.ExitCode)
+		}
+		if s.Reason != "" {
+			e = e.Str("reason", s.Reason)
+		}
+		e.Msg("job")
+	}
+}
