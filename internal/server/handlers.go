@@ -17,7 +17,7 @@ import (
 )
 
 // fail answers err, logging it first if it is the server's own fault.
-func (s *Server) fail(w http.ResponseWriter, c *call, err error) {
+func (s *Server) fail(w http.ResponseWriter, c *caller, err error) {
 	if status, _ := statusOf(err); status == http.StatusInternalServerError {
 		s.log.Error().Str("rid", c.id).Err(err).Msg("internal error")
 	}
@@ -28,34 +28,6 @@ func (s *Server) fail(w http.ResponseWriter, c *call, err error) {
 // caller may not see: the two must be indistinguishable.
 func errNoJob(id int64) error {
 	return &apiError{http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no job %d (or it is not yours)", id)}
-}
-
-func errForbidden(c *call, action auth.Action) error {
-	return &apiError{http.StatusForbidden, api.CodeForbidden,
-		fmt.Sprintf("role %q may not %s jobs", c.identity.Role, action)}
-}
-
-// visibleJob returns job id if the caller may do action to it. A role that
-// may not do action even to its own jobs is refused before the lookup, so
-// it cannot learn which ids exist.
-func (s *Server) visibleJob(c *call, action auth.Action, id int64) (worker.Snapshot, error) {
-	if auth.Decide(c.identity, action, c.identity.User) == auth.Deny {
-		return worker.Snapshot{}, errForbidden(c, action)
-	}
-	snap, err := s.pool.Query(id)
-	if errors.Is(err, worker.ErrNotFound) {
-		return worker.Snapshot{}, errNoJob(id)
-	}
-	if err != nil {
-		return worker.Snapshot{}, err
-	}
-	switch auth.Decide(c.identity, action, snap.Owner) {
-	case auth.Allow:
-		return snap, nil
-	case auth.Hide:
-		return worker.Snapshot{}, errNoJob(id)
-	}
-	return worker.Snapshot{}, errForbidden(c, action)
 }
 
 // decodeBody reads a JSON body of at most api.MaxBodyBytes into v, refusing
@@ -108,9 +80,9 @@ func validateArgs(args []api.Arg) ([]string, error) {
 	return out, nil
 }
 
-func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *call) {
-	if auth.Decide(c.identity, auth.ActionStart, "") != auth.Allow {
-		s.fail(w, c, errForbidden(c, auth.ActionStart))
+func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := mayAct(c, auth.ActionStart); err != nil {
+		s.fail(w, c, err)
 		return
 	}
 	var req api.StartRequest
@@ -136,7 +108,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, s.job(snap))
 }
 
-func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 	var req api.StopRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.fail(w, c, err)
@@ -170,7 +142,7 @@ func parseID(r *http.Request) (int64, bool, error) {
 	return id, true, nil
 }
 
-func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *caller) {
 	id, one, err := parseID(r)
 	if err != nil {
 		s.fail(w, c, err)
@@ -186,8 +158,8 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	// A role that may not query even its own jobs may not list.
-	if auth.Decide(c.identity, auth.ActionQuery, c.identity.User) == auth.Deny {
-		s.fail(w, c, errForbidden(c, auth.ActionQuery))
+	if err := mayAct(c, auth.ActionQuery); err != nil {
+		s.fail(w, c, err)
 		return
 	}
 	s.writeList(w, s.pool.List(), c)
@@ -196,7 +168,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *call) {
 // writeList writes {"jobs": [...]} one job at a time: each job carries up to
 // 64 KiB of output, so building the whole list first would make the
 // server's memory grow with the number of jobs.
-func (s *Server) writeList(w http.ResponseWriter, snaps []worker.Snapshot, c *call) {
+func (s *Server) writeList(w http.ResponseWriter, snaps []worker.Snapshot, c *caller) {
 	setContentType(w, "application/json")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 32<<10)
@@ -205,7 +177,7 @@ func (s *Server) writeList(w http.ResponseWriter, snaps []worker.Snapshot, c *ca
 	bw.WriteString(`{"jobs":[`)
 	first := true
 	for _, snap := range snaps {
-		if auth.Decide(c.identity, auth.ActionQuery, snap.Owner) != auth.Allow {
+		if !maySee(c, snap.Owner) {
 			continue
 		}
 		if !first {
@@ -220,7 +192,7 @@ func (s *Server) writeList(w http.ResponseWriter, snaps []worker.Snapshot, c *ca
 	_ = bw.Flush()
 }
 
-func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *call) {
+func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 	id, ok, err := parseID(r)
 	if err == nil && !ok {
 		err = &apiError{http.StatusBadRequest, api.CodeBadRequest, "missing id: use /logs?id=N"}

@@ -12,8 +12,8 @@ import (
 	"github.com/rw-project/rw/pki"
 )
 
-// call is what the middleware learned about a request.
-type call struct {
+// caller is what the middleware learned about a request.
+type caller struct {
 	id       string
 	identity pki.Identity
 }
@@ -24,7 +24,7 @@ type call struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	c := &call{id: requestID()}
+	c := &caller{id: requestID()}
 	rec.Header().Set("X-Request-Id", c.id)
 	defer func() {
 		s.log.Info().
@@ -63,7 +63,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.handler(rec, r, c)
 }
 
-func (s *Server) authenticate(r *http.Request, c *call) error {
+func (s *Server) authenticate(r *http.Request, c *caller) error {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
 		return auth.ErrNoCertificate
 	}

@@ -67,7 +67,7 @@ type Server struct {
 // route is one endpoint: its method and handler.
 type route struct {
 	method  string
-	handler func(w http.ResponseWriter, r *http.Request, c *call)
+	handler func(w http.ResponseWriter, r *http.Request, c *caller)
 }
 
 // Timeouts of the connection and of one write of a stream.
