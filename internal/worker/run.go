@@ -11,11 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// drainTimeout bounds how long a job's output is read after its process
-// group is gone. Only a process that left the group (setsid) can hold the
-// pipe open that long, and it must not keep the job from ending.
-const drainTimeout = time.Second
-
 // work is the loop of one worker goroutine.
 func (p *Pool) work() {
 	defer p.wg.Done()
@@ -111,7 +106,9 @@ func (p *Pool) run(j *job) {
 	signalGroup(pid, syscall.SIGKILL)
 	waitErr := cmd.Wait()
 
-	drain := time.NewTimer(drainTimeout)
+	// Only a process that left the group (setsid) can hold the pipe open
+	// past the drain timeout, and it must not keep the job from ending.
+	drain := time.NewTimer(p.cfg.DrainTimeout)
 	select {
 	case <-copied:
 	case <-drain.C:
