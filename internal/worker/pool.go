@@ -355,8 +355,7 @@ func (p *Pool) next() *job {
 // cancelQueued ends a job that was removed from the queue before a worker
 // took it, so nothing else owns it.
 func (p *Pool) cancelQueued(j *job) {
-	j.finish(StatusStopped, nil, "stopped before it started")
-	p.changed(j)
+	p.record(j, ending{stop: stoppedBeforeStart})
 }
 
 func (p *Pool) changed(j *job) {

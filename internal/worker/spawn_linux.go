@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -9,13 +10,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// spawn starts the process of j. It is the one place where rw creates
-// processes: command builds the process, and one call starts it, which
-// placing the job in a cgroup will wrap.
-func (p *Pool) spawn(j *job, exe, out *os.File) (*exec.Cmd, error) {
-	cmd := p.command(j, exe, out)
-	if err := cmd.Start(); err != nil {
-		return nil, err
+// spawn creates j's process from what prepare made ready. It is the one
+// place where rw creates processes: command builds the process, and one call
+// starts it, which placing the job in a cgroup will wrap. Once the process
+// holds its own copies of the files it was given, spawn closes ours; if it
+// could not start, it closes the rest of l too.
+func (p *Pool) spawn(j *job, l *launch) (*exec.Cmd, error) {
+	cmd := p.command(j, l.exe, l.out)
+	err := cmd.Start()
+	// Our copy of the write end would keep the pipe open after the job ends.
+	l.out.Close()
+	l.exe.Close()
+	if err != nil {
+		l.pipe.Close()
+		l.spool.Close()
+		return nil, fmt.Errorf("could not start: %w", err)
 	}
 	return cmd, nil
 }
