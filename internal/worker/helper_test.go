@@ -152,6 +152,24 @@ func runHelper(args []string) int {
 		}
 		fmt.Println("pid", c.Process.Pid)
 		return 0
+	case "escape-late": // start "late" in a new session, holding the output, then exit
+		c := exec.Command("/proc/self/exe")
+		c.Args = []string{helperName, "late"}
+		c.Stdout, c.Stderr = os.Stdout, os.Stderr
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := c.Start(); err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		return 0
+	case "late": // print the pid and "ready", wait for SIGUSR1, print "late"
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		fmt.Println("pid", os.Getpid())
+		fmt.Println("ready")
+		<-usr1
+		fmt.Println("late")
+		return 0
 	case "bytes": // write every byte value 0..255, n times
 		n, _ := strconv.Atoi(args[0])
 		var b [256]byte

@@ -13,10 +13,11 @@ import (
 
 // Defaults for the zero values of Config.
 const (
-	DefaultWorkers     = 4
-	DefaultQueueSize   = 64
-	DefaultStopTimeout = 10 * time.Second // as docker stop
-	DefaultMaxOutput   = 64 << 20         // 64 MiB per job
+	DefaultWorkers      = 4
+	DefaultQueueSize    = 64
+	DefaultStopTimeout  = 10 * time.Second // as docker stop
+	DefaultMaxOutput    = 64 << 20         // 64 MiB per job
+	DefaultDrainTimeout = time.Second      // reading output after a job's group is gone
 )
 
 // DefaultEnv is the whole environment of a job unless Config.Env replaces it.
@@ -46,6 +47,11 @@ type Config struct {
 	// MaxOutput is the number of output bytes kept per job; the job keeps
 	// running past it and the rest is dropped.
 	MaxOutput int64
+	// DrainTimeout bounds how long a job's output is still read once its
+	// process group is gone. Only a process that left the group (setsid)
+	// can hold the output open that long; what it writes later is lost, so
+	// it cannot keep the job, or Shutdown, from ending.
+	DrainTimeout time.Duration
 	// Env replaces DefaultEnv. RW_JOB_ID is always added.
 	Env []string
 	// OnChange, if set, is called after each change of a job's status. It is
@@ -89,6 +95,9 @@ func New(cfg Config) (*Pool, error) {
 	}
 	if cfg.MaxOutput <= 0 {
 		cfg.MaxOutput = DefaultMaxOutput
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
 	}
 	if cfg.Env == nil {
 		cfg.Env = DefaultEnv
@@ -346,8 +355,7 @@ func (p *Pool) next() *job {
 // cancelQueued ends a job that was removed from the queue before a worker
 // took it, so nothing else owns it.
 func (p *Pool) cancelQueued(j *job) {
-	j.finish(StatusStopped, nil, "stopped before it started")
-	p.changed(j)
+	p.record(j, ending{stop: stoppedBeforeStart})
 }
 
 func (p *Pool) changed(j *job) {

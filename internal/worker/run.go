@@ -1,20 +1,10 @@
 package worker
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
-
-// drainTimeout bounds how long a job's output is read after its process
-// group is gone. Only a process that left the group (setsid) can hold the
-// pipe open that long, and it must not keep the job from ending.
-const drainTimeout = time.Second
 
 // work is the loop of one worker goroutine.
 func (p *Pool) work() {
@@ -28,143 +18,98 @@ func (p *Pool) work() {
 	}
 }
 
-// run takes j from StatusStarting to a final status. The worker goroutine
-// that calls it owns the process: it alone waits for it and signals it, so
-// Stop never holds a lock while a process ends.
+// run takes j from StatusStarting to a final status, through the stages of
+// a run: prepare, spawn, supervise, drain, record. The worker goroutine that
+// calls it owns the process: it alone waits for it and signals it, so Stop
+// never holds a lock while a process ends.
 func (p *Pool) run(j *job) {
+	l, early := p.prepare(j)
+	if early != nil {
+		p.record(j, *early)
+		return
+	}
+	cmd, err := p.spawn(j, l)
+	if err != nil {
+		p.record(j, ending{startErr: err})
+		return
+	}
+	p.markRunning(j, cmd.Process.Pid)
+	copied := copyOutput(j.out, l.pipe, l.spool)
+	end := p.supervise(j, cmd)
+	p.drain(l.pipe, copied)
+	p.record(j, end)
+}
+
+// launch is what prepare makes ready for a job's process: the files the
+// process is given and the ones its runner keeps.
+type launch struct {
+	exe   *os.File // the validated executable: the process's fd 3
+	out   *os.File // the output pipe's write end: the process's stdout and stderr
+	pipe  *os.File // the output pipe's read end, for the copier
+	spool *os.File // the output file, for the copier
+}
+
+// prepare does everything for j that comes before its process exists: it
+// takes the executable and the spool file from the job and makes the output
+// pipe. A per-job working directory will be made here too. If the job must
+// not run, because Stop came first or something failed, prepare returns how
+// it ended instead, and owns nothing.
+func (p *Pool) prepare(j *job) (*launch, *ending) {
 	j.mu.Lock()
 	if j.stopping {
 		j.mu.Unlock()
-		j.finish(StatusStopped, nil, "stopped before it started")
-		p.changed(j)
-		return
+		return nil, &ending{stop: stoppedBeforeStart}
 	}
-	exe, spool := j.exe, j.spool
+	l := &launch{exe: j.exe, spool: j.spool}
 	j.exe, j.spool = nil, nil
 	j.mu.Unlock()
 
 	r, w, err := os.Pipe()
 	if err != nil {
-		exe.Close()
-		spool.Close()
-		p.fail(j, fmt.Sprintf("could not create the output pipe: %v", err))
-		return
+		l.exe.Close()
+		l.spool.Close()
+		return nil, &ending{startErr: fmt.Errorf("could not create the output pipe: %w", err)}
 	}
 	growPipe(w)
-	cmd, err := p.spawn(j, exe, w)
-	// The child holds its own copies now; ours would keep the pipe open
-	// after the job ends.
-	w.Close()
-	exe.Close()
-	if err != nil {
-		r.Close()
-		spool.Close()
-		p.fail(j, fmt.Sprintf("could not start: %v", err))
-		return
-	}
-	pid := cmd.Process.Pid
+	l.pipe, l.out = r, w
+	return l, nil
+}
 
+// markRunning records that j's process pid exists.
+func (p *Pool) markRunning(j *job, pid int) {
 	j.mu.Lock()
 	j.status = StatusRunning
 	j.pid = pid
 	j.started = time.Now()
 	j.mu.Unlock()
 	p.changed(j)
+}
 
+// copyOutput starts the goroutine that copies the output pipe to the spool
+// file, and returns a channel closed when it has ended: at the end of the
+// pipe, or when drain cuts it off. It closes the spool file; the pipe is
+// drain's to close.
+func copyOutput(o *output, pipe, spool *os.File) <-chan struct{} {
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		j.out.copyFrom(r, spool)
+		o.copyFrom(pipe, spool)
 	}()
-	// exited is closed when the leader has exited but is not yet reaped: as
-	// long as it is a zombie its pid, which is also the group id, cannot be
-	// reused, so signalling the group can never hit an unrelated process.
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		waitExit(pid)
-	}()
+	return copied
+}
 
-	stopped, killed := false, false
-	kill := func() {
-		killed = true
-		signalGroup(pid, syscall.SIGKILL)
-		<-exited
-	}
-	select {
-	case <-exited:
-	case <-j.stopc:
-		stopped = true
-		signalGroup(pid, syscall.SIGTERM)
-		grace := time.NewTimer(p.cfg.StopTimeout)
-		select {
-		case <-exited:
-		case <-grace.C:
-			kill()
-		case <-p.killc:
-			kill()
-		}
-		grace.Stop()
-	}
-	// The leader is gone; what is left of its group goes with it, so a job
-	// never leaves processes behind.
-	signalGroup(pid, syscall.SIGKILL)
-	waitErr := cmd.Wait()
-
-	drain := time.NewTimer(drainTimeout)
+// drain waits for the copier to reach the end of the output pipe, for at
+// most the drain timeout after the job's process group is gone, then closes
+// the pipe. Only a process that left the group (setsid) can hold the pipe
+// open that long, and it must not keep the job from ending.
+func (p *Pool) drain(pipe *os.File, copied <-chan struct{}) {
+	timeout := time.NewTimer(p.cfg.DrainTimeout)
+	defer timeout.Stop()
 	select {
 	case <-copied:
-	case <-drain.C:
-		_ = r.SetReadDeadline(time.Now())
+	case <-timeout.C:
+		_ = pipe.SetReadDeadline(time.Now())
 		<-copied
 	}
-	drain.Stop()
-	r.Close()
-
-	status, code, reason := exitStatus(cmd.ProcessState, waitErr)
-	if stopped {
-		status = StatusStopped
-		reason = "stopped on request"
-		if killed {
-			reason = "stopped on request: killed with SIGKILL"
-		}
-	}
-	j.finish(status, code, reason)
-	p.changed(j)
-}
-
-// fail ends a job that never ran.
-func (p *Pool) fail(j *job, reason string) {
-	j.finish(StatusFailed, nil, reason)
-	p.changed(j)
-}
-
-// exitStatus turns the result of Wait into a status, an exit code (128 plus
-// the signal number for a killed process) and a reason.
-func exitStatus(ps *os.ProcessState, waitErr error) (Status, *int, string) {
-	if ps == nil {
-		return StatusFailed, nil, fmt.Sprintf("could not wait for the process: %v", waitErr)
-	}
-	ws, ok := ps.Sys().(syscall.WaitStatus)
-	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
-		return StatusFailed, nil, fmt.Sprintf("could not wait for the process: %v", waitErr)
-	}
-	if ok && ws.Signaled() {
-		code := 128 + int(ws.Signal())
-		return StatusFailed, &code, fmt.Sprintf("killed by signal %d (%s)", int(ws.Signal()), signalName(ws.Signal()))
-	}
-	code := ps.ExitCode()
-	if code == 0 {
-		return StatusFinished, &code, ""
-	}
-	return StatusFailed, &code, fmt.Sprintf("exited with code %d", code)
-}
-
-// signalName is the conventional name of s, such as SIGKILL.
-func signalName(s syscall.Signal) string {
-	if name := unix.SignalName(s); name != "" {
-		return name
-	}
-	return s.String()
+	pipe.Close()
 }

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -9,9 +10,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// spawn starts the process of j. It is the one place where rw creates
-// processes, so that placing jobs in cgroups or namespaces later changes
-// nothing else.
+// spawn creates j's process from what prepare made ready. It is the one
+// place where rw creates processes: command builds the process, and one call
+// starts it, which placing the job in a cgroup will wrap. Once the process
+// holds its own copies of the files it was given, spawn closes ours; if it
+// could not start, it closes the rest of l too.
+func (p *Pool) spawn(j *job, l *launch) (*exec.Cmd, error) {
+	cmd := p.command(j, l.exe, l.out)
+	err := cmd.Start()
+	// Our copy of the write end would keep the pipe open after the job ends.
+	l.out.Close()
+	l.exe.Close()
+	if err != nil {
+		l.pipe.Close()
+		l.spool.Close()
+		return nil, fmt.Errorf("could not start: %w", err)
+	}
+	return cmd, nil
+}
+
+// command builds, without starting it, the process that runs job j: what it
+// runs, with which arguments, environment, files and attributes. Run-as
+// credentials and namespaces will be set here.
 //
 // The process runs the already opened executable exe through /proc/self/fd,
 // so the file that passed the checks in Start is the file that runs, even if
@@ -23,11 +43,11 @@ import (
 // they were written. Stdin is /dev/null (exec.Cmd's default for a nil Stdin).
 // Setpgid puts the job in a process group of its own, so that Stop can signal
 // the job's whole tree at once.
-func (p *Pool) spawn(j *job, exe, out *os.File) (*exec.Cmd, error) {
+func (p *Pool) command(j *job, exe, out *os.File) *exec.Cmd {
 	env := make([]string, 0, len(p.cfg.Env)+1)
 	env = append(env, p.cfg.Env...)
 	env = append(env, "RW_JOB_ID="+strconv.FormatInt(j.id, 10))
-	cmd := &exec.Cmd{
+	return &exec.Cmd{
 		Path:        "/proc/self/fd/3",
 		Args:        append([]string{j.spec.Path}, j.spec.Args...),
 		Env:         env,
@@ -37,10 +57,6 @@ func (p *Pool) spawn(j *job, exe, out *os.File) (*exec.Cmd, error) {
 		ExtraFiles:  []*os.File{exe},
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return cmd, nil
 }
 
 // signalGroup sends sig to every process in the group led by pid. ESRCH, an

@@ -1,0 +1,80 @@
+package worker
+
+import (
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// stopCause says why a job was made to end, if it was. A time limit will add
+// its own cause and stop through the same path as Stop.
+type stopCause int
+
+const (
+	// notStopped: the process ended by itself, or by a signal rw did not
+	// send.
+	notStopped stopCause = iota
+	// stoppedBeforeStart: Stop came before the job had a process, and it
+	// never got one.
+	stoppedBeforeStart
+	// stoppedOnRequest: Stop sent SIGTERM and the process exited within the
+	// grace period.
+	stoppedOnRequest
+	// killedAfterGrace: Stop sent SIGTERM, then SIGKILL when the grace
+	// period was over or Kill cut it short.
+	killedAfterGrace
+)
+
+// supervise owns j's process from its start until it is reaped. It waits for
+// the leader to exit, or for Stop, which stops the group (stopGroup). Either
+// way, once the leader is gone, what is left of its group is killed: a job
+// never leaves processes behind. It returns how the process ended.
+//
+// The leader is observed with waitid(WNOWAIT) and reaped only after that
+// last kill: as long as it is a zombie its pid, which is also the group id,
+// cannot be reused, so signalling the group never hits an unrelated process.
+// Killing the job's whole cgroup will join the group kill here.
+func (p *Pool) supervise(j *job, cmd *exec.Cmd) ending {
+	pid := cmd.Process.Pid
+	exited := watchExit(pid)
+	stop := notStopped
+	select {
+	case <-exited:
+	case <-j.stopc:
+		stop = p.stopGroup(pid, exited)
+	}
+	// The leader is gone; what is left of its group goes with it.
+	signalGroup(pid, syscall.SIGKILL)
+	err := cmd.Wait()
+	return ending{stop: stop, state: cmd.ProcessState, waitErr: err}
+}
+
+// stopGroup sends SIGTERM to the group led by pid, waits the stop timeout
+// for the leader to exit, or less if the pool is killed, then sends SIGKILL.
+// It returns once the leader has exited, with the way it was made to.
+func (p *Pool) stopGroup(pid int, exited <-chan struct{}) stopCause {
+	signalGroup(pid, syscall.SIGTERM)
+	grace := time.NewTimer(p.cfg.StopTimeout)
+	defer grace.Stop()
+	select {
+	case <-exited:
+		return stoppedOnRequest
+	case <-grace.C:
+	case <-p.killc:
+	}
+	signalGroup(pid, syscall.SIGKILL)
+	<-exited
+	return killedAfterGrace
+}
+
+// watchExit returns a channel that is closed when process pid has exited,
+// before it is reaped. Its goroutine ends with the process, which supervise
+// always waits for.
+func watchExit(pid int) <-chan struct{} {
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		waitExit(pid)
+	}()
+	return exited
+}
