@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/rw-project/rw/internal/ondisk"
 )
 
 // The layout of a PKI directory, as rw gen-certs writes it.
@@ -43,11 +45,7 @@ const (
 // DefaultDir returns the PKI directory used when none is given: rw/pki under
 // the user's configuration directory.
 func DefaultDir() (string, error) {
-	cfg, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("find the configuration directory: %w", err)
-	}
-	return filepath.Join(cfg, "rw", "pki"), nil
+	return ondisk.ConfigDir("pki")
 }
 
 func encodeCert(c *x509.Certificate) []byte {
@@ -158,35 +156,4 @@ func ReadIssued(certPath, keyPath string) (*Issued, error) {
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return !errors.Is(err, fs.ErrNotExist)
-}
-
-// staged is a file written under a temporary name, waiting to be renamed
-// into place.
-type staged struct {
-	tmp, path string
-}
-
-// stage writes data with mode to a temporary file beside path and syncs it,
-// so that the rename that follows never exposes a half-written file.
-func stage(path string, data []byte, mode os.FileMode) (staged, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return staged{}, err
-	}
-	tmp := f.Name()
-	err = f.Chmod(mode)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return staged{}, fmt.Errorf("write %s: %w", path, err)
-	}
-	return staged{tmp: tmp, path: path}, nil
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rw-project/rw/internal/ondisk"
 )
 
 // UserSpec names a client identity to create.
@@ -120,7 +122,6 @@ func Generate(opts GenerateOptions) (Report, error) {
 
 	g := &generator{dir: opts.Dir, force: opts.Force, now: now()}
 	if err := g.plan(hosts, len(opts.Hosts) > 0, users, opts.TokenLifetime); err != nil {
-		g.discard()
 		return Report{}, err
 	}
 	if err := g.commit(); err != nil {
@@ -135,8 +136,15 @@ type generator struct {
 	dir    string
 	force  bool
 	now    time.Time
-	files  []staged
+	files  []pending
 	report Report
+}
+
+// pending is a file planned in memory, not yet written.
+type pending struct {
+	name string
+	data []byte
+	mode os.FileMode
 }
 
 func (g *generator) path(name string) string { return filepath.Join(g.dir, name) }
@@ -146,36 +154,17 @@ func (g *generator) keep(name string) bool {
 	return !g.force && exists(g.path(name))
 }
 
-func (g *generator) add(name string, data []byte, mode os.FileMode) error {
-	s, err := stage(g.path(name), data, mode)
-	if err != nil {
-		return err
-	}
-	g.files = append(g.files, s)
+// add plans the file name; nothing is written before commit.
+func (g *generator) add(name string, data []byte, mode os.FileMode) {
+	g.files = append(g.files, pending{name: name, data: data, mode: mode})
 	g.report.Wrote = append(g.report.Wrote, name)
-	return nil
 }
 
-func (g *generator) discard() {
-	for _, f := range g.files {
-		os.Remove(f.tmp)
-	}
-	g.files = nil
-}
-
+// commit makes the directories private and writes every planned file: each
+// is staged first, and only once all are staged are they renamed into place,
+// so a failure (a full disk, say) leaves no file half written and none of
+// the new set beside the old.
 func (g *generator) commit() error {
-	for i, f := range g.files {
-		if err := os.Rename(f.tmp, f.path); err != nil {
-			for _, rest := range g.files[i:] {
-				os.Remove(rest.tmp)
-			}
-			return fmt.Errorf("write %s: %w", f.path, err)
-		}
-	}
-	return nil
-}
-
-func (g *generator) plan(hosts []string, explicitHosts bool, users []UserSpec, tokenLifetime time.Duration) error {
 	if err := os.MkdirAll(filepath.Join(g.dir, ClientsDir), modeDir); err != nil {
 		return fmt.Errorf("create %s: %w", g.dir, err)
 	}
@@ -186,7 +175,21 @@ func (g *generator) plan(hosts []string, explicitHosts bool, users []UserSpec, t
 			return fmt.Errorf("make %s private: %w", d, err)
 		}
 	}
+	staged := make([]*ondisk.Staged, 0, len(g.files))
+	for _, f := range g.files {
+		st, err := ondisk.Stage(g.path(f.name), f.data, f.mode)
+		if err != nil {
+			ondisk.DiscardAll(staged)
+			return err
+		}
+		staged = append(staged, st)
+	}
+	return ondisk.CommitAll(staged)
+}
 
+// plan reads what exists and builds, in memory, every file to write.
+// Nothing on disk changes, so an error here leaves the directory as it was.
+func (g *generator) plan(hosts []string, explicitHosts bool, users []UserSpec, tokenLifetime time.Duration) error {
 	serverCA, err := g.ca(ServerCACert, ServerCAKey, "rw server CA")
 	if err != nil {
 		return err
@@ -238,10 +241,9 @@ func (g *generator) ca(certName, keyName, cn string) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := g.add(certName, encodeCert(ca.Cert), modePublic); err != nil {
-		return nil, err
-	}
-	return ca, g.add(keyName, keyPEM, modeCAKey)
+	g.add(certName, encodeCert(ca.Cert), modePublic)
+	g.add(keyName, keyPEM, modeCAKey)
+	return ca, nil
 }
 
 // signedBy checks that a kept certificate was signed by ca, so that a new CA
@@ -295,10 +297,9 @@ func (g *generator) addIssued(certName, keyName string, leaf *Issued) error {
 	if err != nil {
 		return err
 	}
-	if err := g.add(certName, encodeCert(leaf.Cert), modePublic); err != nil {
-		return err
-	}
-	return g.add(keyName, keyPEM, modeKey)
+	g.add(certName, encodeCert(leaf.Cert), modePublic)
+	g.add(keyName, keyPEM, modeKey)
+	return nil
 }
 
 func (g *generator) tokenKey() (*Issued, error) {
@@ -329,10 +330,9 @@ func (g *generator) tokenKey() (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := g.add(TokenKey, keyPEM, modeKey); err != nil {
-		return nil, err
-	}
-	return &Issued{Key: key}, g.add(TokenPub, pubPEM, modePublic)
+	g.add(TokenKey, keyPEM, modeKey)
+	g.add(TokenPub, pubPEM, modePublic)
+	return &Issued{Key: key}, nil
 }
 
 func (g *generator) client(ca, tokenKey *Issued, u UserSpec, lifetime time.Duration) error {
@@ -377,7 +377,8 @@ func (g *generator) client(ca, tokenKey *Issued, u UserSpec, lifetime time.Durat
 	}
 	// The token grants access together with the key, so it is kept as
 	// privately.
-	return g.add(tokenName, []byte(token+"\n"), modeKey)
+	g.add(tokenName, []byte(token+"\n"), modeKey)
+	return nil
 }
 
 // sameNames reports whether two lists hold the same names in any order, IP

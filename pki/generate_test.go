@@ -222,6 +222,11 @@ func TestGenerateBadInput(t *testing.T) {
 			if tc.opts.Dir == "" {
 				tc.opts.Dir = dir
 			}
+			// A directory others may enter is the user's choice until
+			// Generate has something to write into it.
+			if err := os.Chmod(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
 			before := snapshotDir(t, dir)
 			_, err := Generate(tc.opts)
 			if err == nil {
@@ -232,6 +237,9 @@ func TestGenerateBadInput(t *testing.T) {
 			}
 			if after := snapshotDir(t, dir); !mapsEqual(before, after) {
 				t.Errorf("a failed Generate changed the directory:\nbefore %v\nafter  %v", keys(before), keys(after))
+			}
+			if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o755 {
+				t.Errorf("a failed Generate changed the directory's mode: %v, %v", info.Mode(), err)
 			}
 		})
 	}

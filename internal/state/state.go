@@ -10,7 +10,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/rw-project/rw/internal/ondisk"
 )
 
 // State is what 'rw connect' remembers.
@@ -34,11 +35,7 @@ var ErrNotConnected = errors.New("not connected")
 // DefaultPath returns rw/state.json under the user's configuration
 // directory.
 func DefaultPath() (string, error) {
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("find the configuration directory: %w", err)
-	}
-	return filepath.Join(dir, "rw", "state.json"), nil
+	return ondisk.ConfigDir("state.json")
 }
 
 // Load reads the state at path. A missing file is ErrNotConnected.
@@ -60,37 +57,15 @@ func Load(path string) (State, error) {
 	return s, nil
 }
 
-// Save writes s to path atomically: a temporary file beside it, synced, then
-// renamed, so a reader never sees half a file and a crash never leaves one.
+// Save writes s to path atomically with mode 0600, creating its directory
+// if needed: a reader never sees half a file and a crash never leaves one.
 func Save(path string, s State) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".state-*.json")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(append(b, '\n'))
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("save %s: %w", path, err)
+	if err := ondisk.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("save state: %w", err)
 	}
 	return nil
 }

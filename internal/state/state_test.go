@@ -21,7 +21,10 @@ func TestSaveAndLoad(t *testing.T) {
 		t.Fatalf("Load = %+v, %v; want %+v", got, err, want)
 	}
 	info, err := os.Stat(path)
-	if err != nil || info.Mode().Perm() != 0o600 {
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want 0600", info.Mode().Perm())
 	}
 	// Saving again replaces the file and leaves no temporary behind.
