@@ -120,27 +120,39 @@ type StopRequest struct {
 	ID int64 `json:"id"`
 }
 
-// Job is a job as the API shows it.
+// Job is a job as the API shows it. Times are UTC, in RFC 3339 with
+// nanoseconds.
 type Job struct {
-	ID       int64    `json:"id"`
-	Owner    string   `json:"owner"`
-	FilePath string   `json:"filePath"`
-	Args     []string `json:"args"`
-	Status   string   `json:"status"`
-	// ExitCode is null until the job has ended; 128+N for a job killed by
-	// signal N.
+	// ID is the job's number, from 1, never reused.
+	ID int64 `json:"id"`
+	// Owner is the user who started the job, as their certificate names
+	// them.
+	Owner string `json:"owner"`
+	// FilePath is the executable, relative to the server's jobs directory,
+	// as the request gave it.
+	FilePath string `json:"filePath"`
+	// Args are the job's arguments, as strings; never null.
+	Args []string `json:"args"`
+	// Status is one of the Status constants.
+	Status string `json:"status"`
+	// ExitCode is null until the job has ended, and for a job that never
+	// ran; 128+N for a job killed by signal N.
 	ExitCode *int `json:"exitCode"`
-	// Error is the reason of a failure or a stop.
+	// Error is the reason of a failure or a stop, a sentence for people.
 	Error string `json:"error,omitempty"`
 	// Output is the job's output as text, at most its last MaxOutputTail
 	// bytes; null when the job has written nothing.
 	Output *string `json:"output"`
 	// OutputTruncated is true when Output is not the whole output: cut to
 	// its tail, or dropped past the server's per-job cap.
-	OutputTruncated bool       `json:"outputTruncated"`
-	CreatedAt       time.Time  `json:"createdAt"`
-	StartedAt       *time.Time `json:"startedAt"`
-	EndedAt         *time.Time `json:"endedAt"`
+	OutputTruncated bool `json:"outputTruncated"`
+	// CreatedAt is when the server accepted the job.
+	CreatedAt time.Time `json:"createdAt"`
+	// StartedAt is when its process started; null until then, and for a
+	// job that never ran.
+	StartedAt *time.Time `json:"startedAt"`
+	// EndedAt is when the job reached its final status; null until then.
+	EndedAt *time.Time `json:"endedAt"`
 }
 
 // JobList is the body of GET /query without an id.
