@@ -56,6 +56,39 @@ func FinalStatus(status string) bool {
 type StartRequest struct {
 	FilePath string `json:"filePath"`
 	Args     []Arg  `json:"args"`
+	// Limits, if given, are the job's own limits; a field left out takes
+	// the server's default.
+	Limits *LimitsRequest `json:"limits,omitempty"`
+}
+
+// LimitsRequest is what a start request asks for. 0 means unlimited.
+type LimitsRequest struct {
+	MemoryBytes        *int64   `json:"memoryBytes,omitempty"`
+	CPUs               *float64 `json:"cpus,omitempty"`
+	Pids               *int64   `json:"pids,omitempty"`
+	IOReadBytesPerSec  *int64   `json:"ioReadBytesPerSec,omitempty"`
+	IOWriteBytesPerSec *int64   `json:"ioWriteBytesPerSec,omitempty"`
+}
+
+// Limits are the limits in force for a job, every field present; 0 means
+// unlimited.
+type Limits struct {
+	// MemoryBytes caps the job's memory, page cache included.
+	MemoryBytes int64 `json:"memoryBytes"`
+	// CPUs is the CPU time per unit of wall time: 0.5 is half a CPU.
+	CPUs float64 `json:"cpus"`
+	// Pids caps the job's processes and threads at once.
+	Pids int64 `json:"pids"`
+	// IOReadBytesPerSec and IOWriteBytesPerSec throttle block IO.
+	IOReadBytesPerSec  int64 `json:"ioReadBytesPerSec"`
+	IOWriteBytesPerSec int64 `json:"ioWriteBytesPerSec"`
+}
+
+// Usage is what a job used: so far while it runs, in all once it ended. A
+// null field is one the host cannot tell.
+type Usage struct {
+	CPUSeconds      *float64 `json:"cpuSeconds"`
+	MemoryPeakBytes *int64   `json:"memoryPeakBytes"`
 }
 
 // Arg is one job argument. On the wire it is a JSON string, or a JSON number
@@ -138,6 +171,10 @@ type Job struct {
 	// ExitCode is null until the job has ended, and for a job that never
 	// ran; 128+N for a job killed by signal N.
 	ExitCode *int `json:"exitCode"`
+	// Reason is how a final job ended, one word for programs: "exited",
+	// "signaled", "stopped", "oom-killed" or "start-failed". Absent until
+	// the job is final.
+	Reason string `json:"reason,omitempty"`
 	// Error is the reason of a failure or a stop, a sentence for people.
 	Error string `json:"error,omitempty"`
 	// Output is the job's output as text, at most its last MaxOutputTail
@@ -153,6 +190,10 @@ type Job struct {
 	StartedAt *time.Time `json:"startedAt"`
 	// EndedAt is when the job reached its final status; null until then.
 	EndedAt *time.Time `json:"endedAt"`
+	// Limits are the limits in force for the job.
+	Limits Limits `json:"limits"`
+	// Usage is what the job used; null where the host cannot say.
+	Usage *Usage `json:"usage"`
 }
 
 // JobList is the body of GET /query without an id.
@@ -179,6 +220,7 @@ const (
 	CodeNoSuchFile       = "no_such_file"
 	CodePathNotAllowed   = "path_not_allowed"
 	CodeInvalidArgs      = "invalid_args"
+	CodeInvalidLimits    = "invalid_limits"
 	CodeQueueFull        = "queue_full"
 	CodeShuttingDown     = "shutting_down"
 	CodeInternal         = "internal"

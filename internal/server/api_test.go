@@ -47,6 +47,9 @@ func TestStatusCodes(t *testing.T) {
 		{"start malformed JSON", "POST", "/start", `{"filePath": `, 400, api.CodeBadRequest},
 		{"start unknown field", "POST", "/start", `{"filePath": "add.exe", "cmd": "rm"}`, 400, api.CodeBadRequest},
 		{"start wrong type", "POST", "/start", `{"filePath": 7}`, 400, api.CodeBadRequest},
+		{"start unknown limit", "POST", "/start", `{"filePath": "add.exe", "limits": {"memory": 1}}`, 400, api.CodeBadRequest},
+		{"start limit of the wrong type", "POST", "/start", `{"filePath": "add.exe", "limits": {"pids": "many"}}`, 400, api.CodeBadRequest},
+		{"start limits on a server without cgroups", "POST", "/start", `{"filePath": "add.exe", "limits": {"pids": 64}}`, 422, api.CodeInvalidLimits},
 		{"start args not a list", "POST", "/start", `{"filePath": "add.exe", "args": "8 10"}`, 400, api.CodeBadRequest},
 		{"start trailing data", "POST", "/start", `{"filePath": "add.exe"} {}`, 400, api.CodeBadRequest},
 		{"start empty body", "POST", "/start", ``, 400, api.CodeBadRequest},
@@ -120,10 +123,11 @@ func TestStartAndQueryJob(t *testing.T) {
 	r.Decode(t, &j)
 	if r.Status != 200 || j.ID != id || j.Owner != "alice" || j.FilePath != "add.exe" || j.Status != api.StatusFinished ||
 		j.ExitCode == nil || *j.ExitCode != 0 || j.Output == nil || *j.Output != "18\n" || j.OutputTruncated ||
-		j.StartedAt == nil || j.EndedAt == nil || j.Error != "" {
+		j.StartedAt == nil || j.EndedAt == nil || j.Error != "" || j.Reason != "exited" {
 		t.Fatalf("query: %d %s", r.Status, r.Body)
 	}
-	for _, field := range []string{`"id"`, `"owner"`, `"filePath"`, `"args"`, `"status"`, `"exitCode"`, `"output"`, `"outputTruncated"`, `"createdAt"`, `"startedAt"`, `"endedAt"`} {
+	for _, field := range []string{`"id"`, `"owner"`, `"filePath"`, `"args"`, `"status"`, `"exitCode"`, `"reason"`, `"output"`, `"outputTruncated"`,
+		`"createdAt"`, `"startedAt"`, `"endedAt"`, `"limits":{"memoryBytes":0,"cpus":0,"pids":0,"ioReadBytesPerSec":0,"ioWriteBytesPerSec":0}`, `"usage"`} {
 		if !bytes.Contains(r.Body, []byte(field)) {
 			t.Errorf("job JSON lacks %s: %s", field, r.Body)
 		}
@@ -133,7 +137,7 @@ func TestStartAndQueryJob(t *testing.T) {
 	s.Wait(t, failed)
 	r = s.Call(t, alice, "GET", idPath("/query", failed), "")
 	r.Decode(t, &j)
-	if j.Status != api.StatusFailed || *j.ExitCode != 3 || j.Error != "exited with code 3" {
+	if j.Status != api.StatusFailed || *j.ExitCode != 3 || j.Error != "exited with code 3" || j.Reason != "exited" {
 		t.Errorf("failed job: %s", r.Body)
 	}
 

@@ -38,6 +38,8 @@ func statusOf(err error) (status int, code string) {
 		return http.StatusNotFound, api.CodeNoSuchFile
 	case errors.Is(err, worker.ErrNotAllowed):
 		return http.StatusUnprocessableEntity, api.CodePathNotAllowed
+	case errors.Is(err, worker.ErrInvalidLimits):
+		return http.StatusUnprocessableEntity, api.CodeInvalidLimits
 	case errors.Is(err, worker.ErrInvalidArgs), errors.Is(err, api.ErrArgType):
 		return http.StatusUnprocessableEntity, api.CodeInvalidArgs
 	case errors.Is(err, worker.ErrQueueFull):

@@ -95,7 +95,12 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.fail(w, c, err)
 		return
 	}
-	id, err := s.pool.Start(worker.Spec{Owner: c.identity.User, Path: req.FilePath, Args: args})
+	spec := worker.Spec{Owner: c.identity.User, Path: req.FilePath, Args: args}
+	if l := req.Limits; l != nil {
+		spec.Limits = worker.LimitsRequest{MemoryBytes: l.MemoryBytes, CPUs: l.CPUs, Pids: l.Pids,
+			IOReadBytesPerSec: l.IOReadBytesPerSec, IOWriteBytesPerSec: l.IOWriteBytesPerSec}
+	}
+	id, err := s.pool.Start(spec)
 	if err != nil {
 		s.fail(w, c, err)
 		return

@@ -17,11 +17,22 @@ func (s *Server) job(snap worker.Snapshot) api.Job {
 		Args:            snap.Args,
 		Status:          string(snap.Status),
 		ExitCode:        snap.ExitCode,
-		Error:           snap.Reason,
+		Reason:          string(snap.Reason),
+		Error:           snap.Error,
 		OutputTruncated: snap.OutputTruncated,
 		CreatedAt:       snap.CreatedAt.UTC(),
 		StartedAt:       optionalTime(snap.StartedAt),
 		EndedAt:         optionalTime(snap.EndedAt),
+		Limits: api.Limits{
+			MemoryBytes:        snap.Limits.MemoryBytes,
+			CPUs:               snap.Limits.CPUs,
+			Pids:               snap.Limits.Pids,
+			IOReadBytesPerSec:  snap.Limits.IOReadBytesPerSec,
+			IOWriteBytesPerSec: snap.Limits.IOWriteBytesPerSec,
+		},
+	}
+	if u := snap.Usage; u.CPUSeconds != nil || u.MemoryPeakBytes != nil {
+		j.Usage = &api.Usage{CPUSeconds: u.CPUSeconds, MemoryPeakBytes: u.MemoryPeakBytes}
 	}
 	if j.Args == nil {
 		j.Args = []string{}

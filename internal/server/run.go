@@ -139,7 +139,10 @@ func logTransition(log zerolog.Logger) func(worker.Snapshot) {
 			e = e.Int("exit_code", *s.ExitCode)
 		}
 		if s.Reason != "" {
-			e = e.Str("reason", s.Reason)
+			e = e.Str("reason", string(s.Reason))
+		}
+		if s.Error != "" {
+			e = e.Str("error", s.Error)
 		}
 		e.Msg("job")
 	}

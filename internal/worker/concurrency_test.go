@@ -80,7 +80,7 @@ func TestManyConcurrentJobs(t *testing.T) {
 			t.Errorf("job %d output %q, want %q", id, got, s.Args[1]+"\n")
 		}
 		if s.Status != want {
-			t.Errorf("job %d: %s (%s), want %s", id, s.Status, s.Reason, want)
+			t.Errorf("job %d: %s (%s), want %s", id, s.Status, s.Error, want)
 		}
 	}
 	cancel()
@@ -186,7 +186,7 @@ func TestOutputCapKeepsMemoryFlat(t *testing.T) {
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	if s.Status != StatusFinished {
-		t.Fatalf("status %s (%s): the job must keep running past the cap", s.Status, s.Reason)
+		t.Fatalf("status %s (%s): the job must keep running past the cap", s.Status, s.Error)
 	}
 	if !s.OutputTruncated || s.OutputSize != max {
 		t.Errorf("size %d, truncated %v; want %d, true", s.OutputSize, s.OutputTruncated, max)

@@ -50,7 +50,7 @@ func TestDrainTimeoutKeepsReadingAnEscapedWriter(t *testing.T) {
 	// Give a drain that ignored DrainTimeout the time to end the job.
 	time.Sleep(DefaultDrainTimeout * 3 / 2)
 	if s, _ := p.Query(id); s.Status != StatusRunning {
-		t.Fatalf("status %s (%s) while the escaped process holds the output, want running", s.Status, s.Reason)
+		t.Fatalf("status %s (%s) while the escaped process holds the output, want running", s.Status, s.Error)
 	}
 	if err := syscall.Kill(pids[0], syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
@@ -59,6 +59,6 @@ func TestDrainTimeoutKeepsReadingAnEscapedWriter(t *testing.T) {
 	s := wait(t, p, id)
 	out := string(readOutput(t, p, id))
 	if s.Status != StatusFinished || !strings.HasSuffix(out, "ready\nlate\n") {
-		t.Errorf("status %s (%s), output %q; want finished, ending in the late line", s.Status, s.Reason, out)
+		t.Errorf("status %s (%s), output %q; want finished, ending in the late line", s.Status, s.Error, out)
 	}
 }

@@ -28,3 +28,7 @@ var (
 // ErrInvalidArgs means an argument cannot be passed to a process, such as one
 // holding a NUL byte.
 var ErrInvalidArgs = errors.New("invalid arguments")
+
+// ErrInvalidLimits means a job asked for limits out of the range the pool
+// allows, or for limits on a host where they cannot be enforced.
+var ErrInvalidLimits = errors.New("invalid limits")

@@ -44,6 +44,9 @@ type Spec struct {
 	Path string
 	// Args are passed to the executable as they are, without a shell.
 	Args []string
+	// Limits are what the job asks for; what it does not ask for takes the
+	// pool's defaults.
+	Limits LimitsRequest
 }
 
 // Snapshot is a copy of a job's state at one moment. It shares no memory with
@@ -57,9 +60,11 @@ type Snapshot struct {
 	// ExitCode is nil until the process has ended. A process killed by a
 	// signal has 128 plus the signal number, as shells report it.
 	ExitCode *int
-	// Reason explains a failure or a stop in a sentence; it is empty for a
+	// Reason is how the job ended, in one word; empty until it is final.
+	Reason Reason
+	// Error explains a failure or a stop in a sentence; it is empty for a
 	// job that finished.
-	Reason string
+	Error string
 	// PID is the process id while and after the job ran; 0 if it never
 	// started.
 	PID       int
@@ -71,6 +76,20 @@ type Snapshot struct {
 	// OutputTruncated is true when the job wrote more than the per-job cap
 	// and the excess was dropped.
 	OutputTruncated bool
+	// Limits are the limits in force for the job; all zero (unlimited)
+	// where the pool has no cgroups to enforce them.
+	Limits Limits
+	// Usage is what the job has used so far, or used in all once it is
+	// final; a nil field is one the host cannot tell.
+	Usage Usage
+}
+
+// Usage is what a job used of its limits.
+type Usage struct {
+	// CPUSeconds is the CPU time used by all the job's processes.
+	CPUSeconds *float64
+	// MemoryPeakBytes is the most memory the job used at once.
+	MemoryPeakBytes *int64
 }
 
 // job is the live state of one job. Fields below mu are guarded by it; the
@@ -78,6 +97,7 @@ type Snapshot struct {
 type job struct {
 	id      int64
 	spec    Spec
+	limits  Limits // the limits in force, resolved at Start
 	created time.Time
 	out     *output
 	// done is closed when the job reaches its final status.
@@ -91,7 +111,8 @@ type job struct {
 	spool    *os.File // the output file, open for writing until the process starts
 	status   Status
 	exitCode *int
-	reason   string
+	reason   Reason
+	message  string
 	pid      int
 	started  time.Time
 	ended    time.Time
@@ -108,6 +129,7 @@ func (j *job) snapshot() Snapshot {
 		Args:      slices.Clone(j.spec.Args),
 		Status:    j.status,
 		Reason:    j.reason,
+		Error:     j.message,
 		PID:       j.pid,
 		CreatedAt: j.created,
 		StartedAt: j.started,
@@ -148,11 +170,12 @@ func (j *job) await(ctx context.Context, what string) (Snapshot, error) {
 // finish records the final status, closes the executable and the spool file
 // if they were never used, and wakes everyone waiting on done. It must be
 // called exactly once.
-func (j *job) finish(status Status, exitCode *int, reason string) {
+func (j *job) finish(status Status, exitCode *int, reason Reason, message string) {
 	j.mu.Lock()
 	j.status = status
 	j.exitCode = exitCode
 	j.reason = reason
+	j.message = message
 	j.ended = time.Now()
 	exe, spool := j.exe, j.spool
 	j.exe, j.spool = nil, nil

@@ -52,6 +52,11 @@ type Config struct {
 	// can hold the output open that long; what it writes later is lost, so
 	// it cannot keep the job, or Shutdown, from ending.
 	DrainTimeout time.Duration
+	// DefaultLimits are the limits of a job that does not ask for its own;
+	// MaxLimits caps what a job may ask for (a zero field: no cap). Both
+	// apply only where the pool has cgroups; CheckLimits validates them.
+	DefaultLimits Limits
+	MaxLimits     Limits
 	// Env replaces DefaultEnv. RW_JOB_ID is always added.
 	Env []string
 	// OnChange, if set, is called after each change of a job's status. It is
@@ -138,6 +143,10 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 			return 0, fmt.Errorf("argument %d contains a NUL byte: %w", i+1, ErrInvalidArgs)
 		}
 	}
+	limits, err := p.limits(spec.Limits)
+	if err != nil {
+		return 0, err
+	}
 	exe, err := openExecutable(p.root, spec.Path)
 	if err != nil {
 		return 0, err
@@ -150,6 +159,7 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 	spec.Args = slices.Clone(spec.Args)
 	j := &job{
 		spec:    spec,
+		limits:  limits,
 		created: time.Now(),
 		out:     newOutput(spool.Name(), p.cfg.MaxOutput),
 		done:    make(chan struct{}),

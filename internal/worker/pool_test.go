@@ -117,15 +117,16 @@ func TestJobOutcomes(t *testing.T) {
 		args       []string
 		wantStatus Status
 		wantCode   int
-		wantReason string
+		wantError  string
+		wantReason Reason
 		wantOut    string
 	}{
-		{"exit 0 with output", []string{"echo", "out", "err", "out2"}, StatusFinished, 0, "", "out\nerr\nout2\n"},
-		{"non-zero exit", []string{"exit", "3"}, StatusFailed, 3, "exited with code 3", "exiting with 3\n"},
-		{"killed by an outside signal", []string{"kill-self"}, StatusFailed, 137, "killed by signal 9 (SIGKILL)", ""},
-		{"unknown helper command", []string{"nope"}, StatusFailed, 2, "exited with code 2", "helper: unknown command nope\n"},
-		{"stdin is /dev/null", []string{"stdin"}, StatusFinished, 0, "", "stdin 0 bytes err=<nil>\n"},
-		{"arguments passed as they are", []string{"args", "", " a b ", "$HOME", "'\"", "--x"}, StatusFinished, 0, "",
+		{"exit 0 with output", []string{"echo", "out", "err", "out2"}, StatusFinished, 0, "", ReasonExited, "out\nerr\nout2\n"},
+		{"non-zero exit", []string{"exit", "3"}, StatusFailed, 3, "exited with code 3", ReasonExited, "exiting with 3\n"},
+		{"killed by an outside signal", []string{"kill-self"}, StatusFailed, 137, "killed by signal 9 (SIGKILL)", ReasonSignaled, ""},
+		{"unknown helper command", []string{"nope"}, StatusFailed, 2, "exited with code 2", ReasonExited, "helper: unknown command nope\n"},
+		{"stdin is /dev/null", []string{"stdin"}, StatusFinished, 0, "", ReasonExited, "stdin 0 bytes err=<nil>\n"},
+		{"arguments passed as they are", []string{"args", "", " a b ", "$HOME", "'\"", "--x"}, StatusFinished, 0, "", ReasonExited,
 			"5\n\"\"\n\" a b \"\n\"$HOME\"\n\"'\\\"\"\n\"--x\"\n"},
 	}
 	for _, tc := range tests {
@@ -133,13 +134,13 @@ func TestJobOutcomes(t *testing.T) {
 			id := start(t, p, tc.args...)
 			s := wait(t, p, id)
 			if s.Status != tc.wantStatus {
-				t.Errorf("status = %s, want %s (reason %q)", s.Status, tc.wantStatus, s.Reason)
+				t.Errorf("status = %s, want %s (reason %q)", s.Status, tc.wantStatus, s.Error)
 			}
 			if s.ExitCode == nil || *s.ExitCode != tc.wantCode {
 				t.Errorf("exit code = %v, want %d", s.ExitCode, tc.wantCode)
 			}
-			if s.Reason != tc.wantReason {
-				t.Errorf("reason = %q, want %q", s.Reason, tc.wantReason)
+			if s.Error != tc.wantError || s.Reason != tc.wantReason {
+				t.Errorf("error, reason = %q, %q; want %q, %q", s.Error, s.Reason, tc.wantError, tc.wantReason)
 			}
 			if got := string(readOutput(t, p, id)); got != tc.wantOut {
 				t.Errorf("output = %q, want %q", got, tc.wantOut)
@@ -233,7 +234,7 @@ func TestStartRefusesBadPaths(t *testing.T) {
 			t.Fatalf("Start(%q): %v", path, err)
 		}
 		if s := wait(t, p, id); s.Status != StatusFinished {
-			t.Errorf("%s: status %s (%s), want finished", path, s.Status, s.Reason)
+			t.Errorf("%s: status %s (%s), want finished", path, s.Status, s.Error)
 		}
 		if got := string(readOutput(t, p, id)); got != "hi\n" {
 			t.Errorf("%s: output %q, want %q", path, got, "hi\n")
@@ -319,5 +320,21 @@ func TestAllByteValuesRoundTrip(t *testing.T) {
 	tail, cut, err := p.Tail(id, 300)
 	if err != nil || !cut || !bytes.Equal(tail, want.Bytes()[want.Len()-300:]) {
 		t.Errorf("Tail(300) = %d bytes, cut %v, err %v", len(tail), cut, err)
+	}
+}
+
+func TestStartFailedReason(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "badinterp.sh"), []byte("#!/nonexistent/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := newPool(t, Config{JobsDir: dir})
+	id, err := p.Start(Spec{Owner: "alice", Path: "badinterp.sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := wait(t, p, id)
+	if s.Status != StatusFailed || s.Reason != ReasonStartFailed || s.ExitCode != nil || s.Error == "" {
+		t.Errorf("job whose interpreter is missing: %s, %q, %v, %q; want failed, start-failed, no exit code, a message", s.Status, s.Reason, s.ExitCode, s.Error)
 	}
 }

@@ -10,6 +10,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Reason is one word for how a job ended, for programs to switch on; the
+// job's Error says the same in a sentence for people.
+type Reason string
+
+// The reasons a job ends.
+const (
+	// ReasonExited: the process exited by itself, with code 0 or not.
+	ReasonExited Reason = "exited"
+	// ReasonSignaled: the process was killed by a signal rw did not send.
+	ReasonSignaled Reason = "signaled"
+	// ReasonStopped: Stop or Shutdown ended the job, or removed it from
+	// the queue before it started.
+	ReasonStopped Reason = "stopped"
+	// ReasonOOMKilled: the kernel's OOM killer killed a process of the job
+	// inside its memory limit.
+	ReasonOOMKilled Reason = "oom-killed"
+	// ReasonStartFailed: the job never got a process.
+	ReasonStartFailed Reason = "start-failed"
+)
+
 // ending is what the stages of a run learned about how a job ended. Only
 // record turns it into a final status.
 type ending struct {
@@ -28,50 +48,48 @@ type ending struct {
 // here. finish closes the job's output only after the status is set, so a
 // follower that reads to the end of the output finds the job final.
 func (p *Pool) record(j *job, e ending) {
-	status, code, reason := e.outcome()
-	j.finish(status, code, reason)
+	status, code, reason, message := e.outcome()
+	j.finish(status, code, reason, message)
 	p.changed(j)
 }
 
-// outcome is the final status, exit code and reason of a job that ended as
-// e says. A stop rw made wins over how the process died of it.
-func (e ending) outcome() (Status, *int, string) {
+// outcome is the final status, exit code, reason and message of a job that
+// ended as e says. A stop rw made wins over how the process died of it.
+func (e ending) outcome() (Status, *int, Reason, string) {
 	switch {
 	case e.stop == stoppedBeforeStart:
-		return StatusStopped, nil, "stopped before it started"
+		return StatusStopped, nil, ReasonStopped, "stopped before it started"
 	case e.startErr != nil:
-		return StatusFailed, nil, e.startErr.Error()
+		return StatusFailed, nil, ReasonStartFailed, e.startErr.Error()
 	}
-	status, code, reason := exitStatus(e.state, e.waitErr)
+	status, code, reason, message := exitStatus(e.state, e.waitErr)
 	switch e.stop {
 	case stoppedOnRequest:
-		return StatusStopped, code, "stopped on request"
+		return StatusStopped, code, ReasonStopped, "stopped on request"
 	case killedAfterGrace:
-		return StatusStopped, code, "stopped on request: killed with SIGKILL"
+		return StatusStopped, code, ReasonStopped, "stopped on request: killed with SIGKILL"
 	}
-	return status, code, reason
+	return status, code, reason, message
 }
 
 // exitStatus turns the result of Wait into a status, an exit code (128 plus
-// the signal number for a killed process) and a reason.
-func exitStatus(ps *os.ProcessState, waitErr error) (Status, *int, string) {
-	if ps == nil {
-		return StatusFailed, nil, fmt.Sprintf("could not wait for the process: %v", waitErr)
-	}
-	ws, ok := ps.Sys().(syscall.WaitStatus)
+// the signal number for a killed process), a reason and a message.
+func exitStatus(ps *os.ProcessState, waitErr error) (Status, *int, Reason, string) {
 	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
-		return StatusFailed, nil, fmt.Sprintf("could not wait for the process: %v", waitErr)
+	if ps == nil || (waitErr != nil && !errors.As(waitErr, &exitErr)) {
+		// Wait failing on a process we started is rw's own fault: say so
+		// rather than guess how the process ended.
+		return StatusFailed, nil, ReasonExited, fmt.Sprintf("could not wait for the process: %v", waitErr)
 	}
-	if ok && ws.Signaled() {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		code := 128 + int(ws.Signal())
-		return StatusFailed, &code, fmt.Sprintf("killed by signal %d (%s)", int(ws.Signal()), signalName(ws.Signal()))
+		return StatusFailed, &code, ReasonSignaled, fmt.Sprintf("killed by signal %d (%s)", int(ws.Signal()), signalName(ws.Signal()))
 	}
 	code := ps.ExitCode()
 	if code == 0 {
-		return StatusFinished, &code, ""
+		return StatusFinished, &code, ReasonExited, ""
 	}
-	return StatusFailed, &code, fmt.Sprintf("exited with code %d", code)
+	return StatusFailed, &code, ReasonExited, fmt.Sprintf("exited with code %d", code)
 }
 
 // signalName is the conventional name of s, such as SIGKILL.

@@ -81,8 +81,8 @@ func TestStopRunningTree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Status != StatusStopped || s.Reason != tc.wantReason {
-				t.Errorf("status %s, reason %q; want stopped, %q", s.Status, s.Reason, tc.wantReason)
+			if s.Status != StatusStopped || s.Error != tc.wantReason || s.Reason != ReasonStopped {
+				t.Errorf("status %s, reason %q; want stopped, %q", s.Status, s.Error, tc.wantReason)
 			}
 			if s.ExitCode == nil || *s.ExitCode != tc.wantCode {
 				t.Errorf("exit code %v, want %d", s.ExitCode, tc.wantCode)
@@ -110,8 +110,8 @@ func TestStopKillsAfterGracePeriod(t *testing.T) {
 	if s.Status != StatusStopped || s.ExitCode == nil || *s.ExitCode != 137 {
 		t.Fatalf("got %s, code %v; want stopped with 137", s.Status, s.ExitCode)
 	}
-	if !strings.Contains(s.Reason, "killed with SIGKILL") {
-		t.Errorf("reason %q does not say the job was killed", s.Reason)
+	if !strings.Contains(s.Error, "killed with SIGKILL") {
+		t.Errorf("reason %q does not say the job was killed", s.Error)
 	}
 	if !gone(s.PID) {
 		t.Errorf("pid %d alive after Stop", s.PID)
@@ -130,7 +130,7 @@ func TestStopIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Status != StatusStopped || second.Status != first.Status || !second.EndedAt.Equal(first.EndedAt) || second.Reason != first.Reason {
+	if first.Status != StatusStopped || second.Status != first.Status || !second.EndedAt.Equal(first.EndedAt) || second.Error != first.Error {
 		t.Errorf("second Stop changed the job: %+v then %+v", first, second)
 	}
 
@@ -154,7 +154,7 @@ func TestStopQueuedJobNeverStarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Status != StatusStopped || s.ExitCode != nil || !s.StartedAt.IsZero() || s.PID != 0 {
+	if s.Status != StatusStopped || s.Reason != ReasonStopped || s.ExitCode != nil || !s.StartedAt.IsZero() || s.PID != 0 {
 		t.Errorf("stopped queued job: %+v", s)
 	}
 	// Its place in the queue is free again.
@@ -194,7 +194,7 @@ func TestGrandchildHoldingOutputDoesNotKeepJobAlive(t *testing.T) {
 	id := start(t, p, "orphan")
 	s := wait(t, p, id)
 	if s.Status != StatusFinished {
-		t.Errorf("status %s (%s), want finished", s.Status, s.Reason)
+		t.Errorf("status %s (%s), want finished", s.Status, s.Error)
 	}
 	// The grandchild was in the job's group and went with it; a process
 	// that left the group is cut off after the drain timeout.
@@ -205,7 +205,7 @@ func TestGrandchildHoldingOutputDoesNotKeepJobAlive(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if s.Status != StatusFinished || len(pids) != 1 {
-		t.Errorf("status %s (%s), pids %v", s.Status, s.Reason, pids)
+		t.Errorf("status %s (%s), pids %v", s.Status, s.Error, pids)
 	}
 }
 
@@ -277,8 +277,8 @@ func TestKilledByAnOutsideSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = wait(t, p, id)
-	if s.Status != StatusFailed || s.ExitCode == nil || *s.ExitCode != 143 || s.Reason != "killed by signal 15 (SIGTERM)" {
-		t.Errorf("got %s, code %v, reason %q; want failed, 143, killed by SIGTERM", s.Status, s.ExitCode, s.Reason)
+	if s.Status != StatusFailed || s.ExitCode == nil || *s.ExitCode != 143 || s.Error != "killed by signal 15 (SIGTERM)" {
+		t.Errorf("got %s, code %v, reason %q; want failed, 143, killed by SIGTERM", s.Status, s.ExitCode, s.Error)
 	}
 }
 
