@@ -1,0 +1,122 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Start starts cmd inside the group, so that the process is in the group
+// from its first instruction and every child it forks, at once or later,
+// is too. It may be called concurrently, on the same group or others.
+//
+// In the cgroup2 hierarchy the kernel places the process as it creates it
+// (clone3 with CLONE_INTO_CGROUP, through SysProcAttr.UseCgroupFD). The v1
+// hierarchies have no such thing, so the thread that forks is moved into
+// the group first and back out after: a child inherits its cgroups from
+// the thread that forks it. cmd.SysProcAttr is copied, never changed in
+// place, since callers may share one between commands.
+func (g *Group) Start(cmd *exec.Cmd) error {
+	if g.v2 != "" {
+		fd, err := unix.Open(g.v2, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("start in cgroup %s: %w", g.name, &os.PathError{Op: "open", Path: g.v2, Err: err})
+		}
+		defer unix.Close(fd)
+		attr := syscall.SysProcAttr{}
+		if cmd.SysProcAttr != nil {
+			attr = *cmd.SysProcAttr
+		}
+		attr.UseCgroupFD = true
+		attr.CgroupFD = fd
+		cmd.SysProcAttr = &attr
+	}
+	if !slices.ContainsFunc(g.v1, func(dir string) bool { return dir != "" }) {
+		return g.wrapStart(cmd.Start())
+	}
+	// The placement runs on a goroutine of its own, locked to its thread,
+	// so that a thread that could not be moved back ends with it: see
+	// startOnThread.
+	done := make(chan error, 1)
+	go g.startOnThread(cmd, done)
+	return g.wrapStart(<-done)
+}
+
+func (g *Group) wrapStart(err error) error {
+	if err != nil {
+		return fmt.Errorf("start in cgroup %s: %w", g.name, err)
+	}
+	return nil
+}
+
+// startOnThread moves the current thread into the group's v1 cgroups,
+// starts cmd (the fork happens on this thread, so the child inherits
+// them), and moves the thread back to the cgroups it came from. It sends
+// cmd.Start's result, or why placement failed, on done.
+//
+// If the thread cannot be moved back, the goroutine ends still locked to
+// it: the Go runtime then destroys the thread instead of running other
+// goroutines on it, which would put their work, and the children they
+// start, in this job's cgroups.
+func (g *Group) startOnThread(cmd *exec.Cmd, done chan<- error) {
+	runtime.LockOSThread()
+	tid := strconv.Itoa(unix.Gettid())
+	self, err := readProcCgroup(g.m.path("/proc/thread-self/cgroup"))
+	if err != nil {
+		runtime.UnlockOSThread() // not moved yet: the thread is as it was
+		done <- fmt.Errorf("read this thread's cgroups: %w", err)
+		return
+	}
+	// Find where to move the thread back before moving it anywhere.
+	back := make([]string, len(g.m.v1))
+	for i, h := range g.m.v1 {
+		if g.v1[i] == "" {
+			continue
+		}
+		cg, ok := cgroupOf(self, h)
+		if !ok {
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("this thread is in no cgroup of the %s hierarchy", h.name())
+			return
+		}
+		if back[i], err = h.dir(cg); err != nil {
+			runtime.UnlockOSThread()
+			done <- err
+			return
+		}
+	}
+	var moved []int
+	for i, dir := range g.v1 {
+		if dir == "" {
+			continue
+		}
+		if err = writeFile(filepath.Join(dir, "tasks"), tid); err != nil {
+			break
+		}
+		moved = append(moved, i)
+	}
+	if err == nil {
+		err = cmd.Start()
+	}
+	var backErr error
+	for _, i := range moved {
+		if e := writeFile(filepath.Join(back[i], "tasks"), tid); e != nil {
+			backErr = errors.Join(backErr, e)
+		}
+	}
+	if backErr == nil {
+		runtime.UnlockOSThread()
+	}
+	// A failure to move back is not the caller's: if cmd started, it
+	// started in the right place, and the thread dies with this
+	// goroutine.
+	done <- err
+}
