@@ -10,14 +10,11 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, connectCommand)
-}
-
-var connectCommand = &ucli.Command{
-	Name:  "connect",
-	Usage: "check a server and remember it for the other commands",
-	UsageText: `rw connect HOST:PORT
+func connectCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "connect",
+		Usage: "check a server and remember it for the other commands",
+		UsageText: `rw connect HOST:PORT
 
    Performs the mutual TLS handshake and one authenticated request. Only if
    both succeed does it save the address and identity (rw/state.json under
@@ -27,8 +24,9 @@ var connectCommand = &ucli.Command{
 EXAMPLES:
    rw connect localhost:3000
    rw connect --user bob rw.example.com:3000`,
-	Flags:  connectionFlags(),
-	Action: connectAction,
+		Flags:  connectionFlags(),
+		Action: connectAction,
+	}
 }
 
 func connectAction(c *ucli.Context) error {

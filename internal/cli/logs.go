@@ -11,14 +11,11 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, logsCommand)
-}
-
-var logsCommand = &ucli.Command{
-	Name:  "logs",
-	Usage: "write a job's output to stdout",
-	UsageText: `rw logs [-f] ID
+func logsCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "logs",
+		Usage: "write a job's output to stdout",
+		UsageText: `rw logs [-f] ID
 
    Writes the job's raw output bytes (stdout and stderr merged, as the job
    wrote them) from the first byte. With -f it follows new output until the
@@ -27,10 +24,11 @@ var logsCommand = &ucli.Command{
 EXAMPLES:
    rw logs 7 > out.bin
    rw logs -f 7 | grep -m1 ready`,
-	Flags: append(connectionFlags(),
-		&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "follow the output until the job ends"},
-	),
-	Action: logsAction,
+		Flags: append(connectionFlags(),
+			&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "follow the output until the job ends"},
+		),
+		Action: logsAction,
+	}
 }
 
 func logsAction(c *ucli.Context) error {

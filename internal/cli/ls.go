@@ -14,14 +14,11 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, lsCommand)
-}
-
-var lsCommand = &ucli.Command{
-	Name:  "ls",
-	Usage: "list the jobs you may see",
-	UsageText: `rw ls [--json | -l]
+func lsCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "ls",
+		Usage: "list the jobs you may see",
+		UsageText: `rw ls [--json | -l]
 
    One line per job: Id: 1, Status: Finished, Output: 18. The output is the
    end of the job's output on one line (newlines and control bytes escaped,
@@ -31,11 +28,12 @@ EXAMPLES:
    rw ls
    rw ls -l
    rw ls --json | jq '.jobs[] | select(.status == "failed") | .id'`,
-	Flags: append(connectionFlags(),
-		&ucli.BoolFlag{Name: "json", Usage: "print the API's JSON"},
-		&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with owner, command, exit code and times"},
-	),
-	Action: lsAction,
+		Flags: append(connectionFlags(),
+			&ucli.BoolFlag{Name: "json", Usage: "print the API's JSON"},
+			&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with owner, command, exit code and times"},
+		),
+		Action: lsAction,
+	}
 }
 
 func lsAction(c *ucli.Context) error {

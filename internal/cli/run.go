@@ -15,20 +15,17 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, runCommand)
-}
-
 // Exit codes of rw run besides the job's own, as docker run has them.
 const (
 	exitCannotRun = 126             // the job was accepted but could not be started
 	exitInterrupt = exitInterrupted // left with a second Ctrl-C, or stopped before it started
 )
 
-var runCommand = &ucli.Command{
-	Name:  "run",
-	Usage: "start a job, stream its output and exit with its exit code",
-	UsageText: `rw run PATH [ARGS...]
+func runCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "run",
+		Usage: "start a job, stream its output and exit with its exit code",
+		UsageText: `rw run PATH [ARGS...]
 
    Like 'ssh host cmd' or 'docker run': starts the job, writes its output to
    stdout as it comes, and exits with the job's exit code. The first Ctrl-C
@@ -39,8 +36,9 @@ var runCommand = &ucli.Command{
 EXAMPLES:
    rw run add.exe 8 10
    rw run backup.sh --full && echo done`,
-	Flags:  connectionFlags(),
-	Action: runAction,
+		Flags:  connectionFlags(),
+		Action: runAction,
+	}
 }
 
 func runAction(c *ucli.Context) error {

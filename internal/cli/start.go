@@ -7,14 +7,11 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, startCommand)
-}
-
-var startCommand = &ucli.Command{
-	Name:  "start",
-	Usage: "start a job and print its id",
-	UsageText: `rw start PATH [ARGS...]
+func startCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "start",
+		Usage: "start a job and print its id",
+		UsageText: `rw start PATH [ARGS...]
 
    PATH is relative to the server's jobs directory. Everything after PATH
    reaches the job as it is, strings, without a shell, even words that look
@@ -26,8 +23,9 @@ EXAMPLES:
    rw start add.exe 8 10
    id=$(rw start build.sh --verbose) && rw logs -f "$id"
    rw start --user bob add.exe -5 7`,
-	Flags:  connectionFlags(),
-	Action: startAction,
+		Flags:  connectionFlags(),
+		Action: startAction,
+	}
 }
 
 func startAction(c *ucli.Context) error {

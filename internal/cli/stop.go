@@ -9,18 +9,15 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, stopCommand)
-}
-
 // stopWait bounds how long rw stop waits for a job to end; the server's
 // grace period is 10 seconds unless its operator changed it.
 const stopWait = 5 * time.Minute
 
-var stopCommand = &ucli.Command{
-	Name:  "stop",
-	Usage: "stop a job and print it in its final status",
-	UsageText: `rw stop ID
+func stopCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "stop",
+		Usage: "stop a job and print it in its final status",
+		UsageText: `rw stop ID
 
    A running job gets SIGTERM, then SIGKILL after the server's grace period;
    a queued one never starts. Waits for the job to end and prints it as
@@ -28,8 +25,9 @@ var stopCommand = &ucli.Command{
 
 EXAMPLES:
    rw stop 7`,
-	Flags:  connectionFlags(),
-	Action: stopAction,
+		Flags:  connectionFlags(),
+		Action: stopAction,
+	}
 }
 
 func stopAction(c *ucli.Context) error {
