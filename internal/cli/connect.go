@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -42,13 +41,11 @@ func connectAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := dial(addr, id)
+	conn, ctx, cleanup, err := openClient(c, addr, id)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(c.Context, lookupDuration(c, "timeout"))
-	defer cancel()
+	defer cleanup()
 	if _, err := conn.List(ctx); err != nil {
 		return explain(conn, err)
 	}

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/rw-project/rw/internal/client"
 	"github.com/rw-project/rw/internal/state"
@@ -110,10 +112,43 @@ type connection struct {
 	*client.Client
 	server string
 	id     identity
+	// timeout is --timeout: the bound on connecting and on each request.
+	timeout time.Duration
 }
 
-// dial builds a client for server with id.
-func dial(server string, id identity) (*connection, error) {
+// newClient connects to the server and identity the command line names, or
+// else the ones 'rw connect' saved, as containerd's ctr does for its
+// commands. It returns the connection, a context for one request bounded by
+// --timeout, and a cleanup to defer, which ends both.
+func newClient(c *ucli.Context) (*connection, context.Context, func(), error) {
+	server, id, err := savedTarget(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return openClient(c, server, id)
+}
+
+// openClient connects to server as id; see newClient.
+func openClient(c *ucli.Context, server string, id identity) (*connection, context.Context, func(), error) {
+	timeout := lookupDuration(c, "timeout")
+	if timeout <= 0 {
+		return nil, nil, nil, usagef("--timeout must be positive, got %v", timeout)
+	}
+	conn, err := dial(server, id, timeout)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := conn.bounded(c.Context)
+	return conn, ctx, func() { cancel(); conn.Close() }, nil
+}
+
+// bounded returns a context for one more request, bounded by --timeout.
+func (conn *connection) bounded(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, conn.timeout)
+}
+
+// dial builds a client for server with id; timeout bounds the connection.
+func dial(server string, id identity, timeout time.Duration) (*connection, error) {
 	tlsCfg, err := pki.LoadClientTLS(id.cert, id.key, id.ca)
 	if err != nil {
 		return nil, withHint(err, "check the identity files (--pki, --user, --cert, --key, --ca)")
@@ -122,40 +157,37 @@ func dial(server string, id identity) (*connection, error) {
 	if err != nil {
 		return nil, withHint(fmt.Errorf("read token: %w", err), "check --pki and --user, or --token")
 	}
-	cl, err := client.New(client.Config{Server: server, TLS: tlsCfg, Token: strings.TrimSpace(string(token))})
+	cl, err := client.New(client.Config{Server: server, TLS: tlsCfg, Token: strings.TrimSpace(string(token)), DialTimeout: timeout})
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	return &connection{Client: cl, server: server, id: id}, nil
+	return &connection{Client: cl, server: server, id: id, timeout: timeout}, nil
 }
 
-// connect returns a client for the saved (or overridden) server and
-// identity. Every command but connect uses it.
-func connect(c *ucli.Context) (*connection, error) {
+// savedTarget returns the server and identity to use: those the command
+// line names, or else those 'rw connect' saved. Every command but connect
+// uses it.
+func savedTarget(c *ucli.Context) (string, identity, error) {
 	path, err := statePath()
 	if err != nil {
-		return nil, err
+		return "", identity{}, err
 	}
 	st, stErr := state.Load(path)
 	if stErr != nil && !errors.Is(stErr, state.ErrNotConnected) {
-		return nil, withHint(stErr, "run 'rw connect HOST:PORT' again")
+		return "", identity{}, withHint(stErr, "run 'rw connect HOST:PORT' again")
 	}
 	server := lookup(c, "server")
 	if server == "" {
 		server = st.Server
 	}
 	if server == "" {
-		return nil, withHint(errors.New("not connected"), "run 'rw connect HOST:PORT' first")
+		return "", identity{}, withHint(errors.New("not connected"), "run 'rw connect HOST:PORT' first")
 	}
-	var id identity
 	if explicitIdentity(c) || stErr != nil {
-		if id, err = resolveIdentity(c); err != nil {
-			return nil, err
-		}
-	} else {
-		id = identity{user: st.User, role: st.Role, cert: st.Cert, key: st.Key, ca: st.CA, tokenFn: st.Token}
+		id, err := resolveIdentity(c)
+		return server, id, err
 	}
-	return dial(server, id)
+	return server, identity{user: st.User, role: st.Role, cert: st.Cert, key: st.Key, ca: st.CA, tokenFn: st.Token}, nil
 }
 
 // explain turns a client error into what a person needs: what happened and

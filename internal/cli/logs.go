@@ -36,17 +36,14 @@ func logsAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := connect(c)
+	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ctx := c.Context
-	if !c.Bool("follow") {
+	defer cleanup()
+	if c.Bool("follow") {
 		// Without -f the whole answer is bounded; with it, only Ctrl-C is.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, lookupDuration(c, "timeout"))
-		defer cancel()
+		ctx = c.Context
 	}
 	out, err := conn.Logs(ctx, id, c.Bool("follow"))
 	if err != nil {
@@ -70,7 +67,7 @@ func logsAction(c *ucli.Context) error {
 	}
 	// A follow stream also ends when the server shuts down: say so rather
 	// than let a shortened output pass for the whole.
-	qctx, cancel := context.WithTimeout(c.Context, lookupDuration(c, "timeout"))
+	qctx, cancel := conn.bounded(c.Context)
 	defer cancel()
 	job, err := conn.Query(qctx, id)
 	if err != nil {

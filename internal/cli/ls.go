@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -43,13 +42,11 @@ func lsAction(c *ucli.Context) error {
 	if c.Bool("json") && c.Bool("long") {
 		return usagef("--json and -l do not go together")
 	}
-	conn, err := connect(c)
+	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(c.Context, lookupDuration(c, "timeout"))
-	defer cancel()
+	defer cleanup()
 	jobs, err := conn.List(ctx)
 	if err != nil {
 		return explain(conn, err)

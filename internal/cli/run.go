@@ -45,11 +45,12 @@ func runAction(c *ucli.Context) error {
 	if c.NArg() < 1 {
 		return usagef("run needs the PATH of an executable in the server's jobs directory")
 	}
-	conn, err := connect(c)
+	// The requests below have contexts of their own: see the signals.
+	conn, _, cleanup, err := newClient(c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer cleanup()
 
 	// rw run handles its own signals: the first stops the job, the second
 	// leaves. The stream must outlive the first, so it does not use the
@@ -60,7 +61,7 @@ func runAction(c *ucli.Context) error {
 	ctx, leave := context.WithCancel(context.Background())
 	defer leave()
 
-	startCtx, cancel := context.WithTimeout(ctx, lookupDuration(c, "timeout"))
+	startCtx, cancel := conn.bounded(ctx)
 	job, err := conn.Start(startCtx, c.Args().First(), c.Args().Tail())
 	cancel()
 	if err != nil {
@@ -106,7 +107,7 @@ func runAction(c *ucli.Context) error {
 	if copyErr != nil {
 		return explain(conn, fmt.Errorf("output of job %d: %w", job.ID, copyErr))
 	}
-	queryCtx, cancel := context.WithTimeout(ctx, lookupDuration(c, "timeout"))
+	queryCtx, cancel := conn.bounded(ctx)
 	defer cancel()
 	job, err = conn.Query(queryCtx, job.ID)
 	if err != nil {

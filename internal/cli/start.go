@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 
 	ucli "github.com/urfave/cli/v2"
@@ -32,13 +31,11 @@ func startAction(c *ucli.Context) error {
 	if c.NArg() < 1 {
 		return usagef("start needs the PATH of an executable in the server's jobs directory")
 	}
-	conn, err := connect(c)
+	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(c.Context, lookupDuration(c, "timeout"))
-	defer cancel()
+	defer cleanup()
 	job, err := conn.Start(ctx, c.Args().First(), c.Args().Tail())
 	if err != nil {
 		return explain(conn, err)

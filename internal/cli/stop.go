@@ -35,12 +35,14 @@ func stopAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := connect(c)
+	conn, _, cleanup, err := newClient(c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(c.Context, max(stopWait, lookupDuration(c, "timeout")))
+	defer cleanup()
+	// A stop takes longer than an ordinary request: up to the server's
+	// grace period.
+	ctx, cancel := context.WithTimeout(c.Context, max(stopWait, conn.timeout))
 	defer cancel()
 	job, err := conn.Stop(ctx, id)
 	if err != nil {
