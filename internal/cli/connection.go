@@ -197,6 +197,8 @@ func explain(conn *connection, err error) error {
 	switch {
 	case errors.Is(err, client.ErrUnreachable):
 		return withHint(err, "is 'rw serve' running at %s? check the address", conn.server)
+	case errors.Is(err, client.ErrTimeout):
+		return withHint(err, "the server is up but did not answer in time: it may be busy; try again, or raise --timeout (now %v)", conn.timeout)
 	case errors.Is(err, client.ErrServerCertificate):
 		return withHint(err, "the server's certificate must come from the same 'rw gen-certs' as %s, and name the host you dial (gen-certs --host)", conn.id.ca)
 	case errors.Is(err, client.ErrClientRefused):

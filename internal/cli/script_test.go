@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/signal"
@@ -25,7 +26,32 @@ func TestMain(m *testing.M) {
 			stop()
 			os.Exit(code)
 		},
+		"silent-listener": silentListener,
 	})
+}
+
+// silentListener is a program for the scripts: it listens on the address
+// it is given, takes every TCP connection and never says a word, as a port
+// that is not a TLS server may. It runs until it is killed.
+func silentListener() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: silent-listener HOST:PORT")
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var held []net.Conn // kept open, unread, until the process ends
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		held = append(held, conn)
+	}
 }
 
 // TestScripts runs the command-line scripts in testdata/script.
@@ -39,11 +65,13 @@ func TestScripts(t *testing.T) {
 			// A race-enabled rw sleeps a second before exiting with code 0
 			// unless told not to.
 			env.Setenv("GORACE", "atexit_sleep_ms=0")
-			port, err := freePort()
-			if err != nil {
-				return err
+			for _, name := range []string{"PORT", "SILENT_PORT"} {
+				port, err := freePort()
+				if err != nil {
+					return err
+				}
+				env.Setenv(name, strconv.Itoa(port))
 			}
-			env.Setenv("PORT", strconv.Itoa(port))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

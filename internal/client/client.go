@@ -14,8 +14,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/rw-project/rw/internal/api"
@@ -61,8 +63,8 @@ func New(cfg Config) (*Client, error) {
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: cfg.DialTimeout}, Config: tlsCfg}
 	tr := &http.Transport{
 		// Our own dial, so that the handshake is bounded as a whole and its
-		// failures come back as they are, for classify to say which side
-		// is wrong.
+		// failures come back as they are, for transportError to say which
+		// side is wrong.
 		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 			defer cancel()
@@ -148,6 +150,10 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	// A list carries up to 64 KiB of output per job; the limit only guards
 	// against an answer that never ends.
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			// The answer began but did not end in time.
+			err = transportError(c.server, err, true)
+		}
 		return fmt.Errorf("read the answer to %s %s: %w", method, path, err)
 	}
 	return nil
@@ -160,6 +166,13 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
+	// Whether the request got a connection tells a server that cannot be
+	// reached from one that is slow to answer; the transport may call
+	// GotConn on another goroutine.
+	var connected atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
+	})
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -171,12 +184,12 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	resp, err := c.http.Do(req)
 	if err != nil {
 		// The URL adds nothing a person needs: the address is in the
-		// classified error.
+		// wrapped error.
 		var urlErr *url.Error
 		if errors.As(err, &urlErr) {
 			err = urlErr.Err
 		}
-		return nil, classify(c.server, err)
+		return nil, transportError(c.server, err, connected.Load())
 	}
 	if resp.StatusCode == http.StatusOK {
 		return resp, nil
