@@ -87,9 +87,7 @@ func runAction(c *ucli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "rw: stopping job %d (Ctrl-C again to leave it)\n", job.ID)
 		stopped.Store(true)
 		wg.Go(func() {
-			stopCtx, cancel := context.WithTimeout(ctx, stopWait)
-			defer cancel()
-			if _, err := conn.Stop(stopCtx, job.ID); err != nil && ctx.Err() == nil {
+			if _, err := conn.Stop(ctx, job.ID, conn.timeout); err != nil && ctx.Err() == nil {
 				fmt.Fprintf(c.App.ErrWriter, "rw: error: stop job %d: %v\n", job.ID, explain(conn, err))
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -90,14 +91,14 @@ func TestHandshakeTimeoutIsUnreachable(t *testing.T) {
 // TestSlowAnswerIsTimeout checks that a real server which is up but answers
 // after the request's deadline gives ErrTimeout, not ErrUnreachable: here a
 // stop of a job that ignores SIGTERM, which takes the server's grace period
-// of a minute.
+// of a minute, under a context that allows far less.
 func TestSlowAnswerIsTimeout(t *testing.T) {
 	e := newEnv(t, time.Minute)
 	c := e.client(t, "alice", e.addr, pki.ServerCACert)
 	job := startIgnoring(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := c.Stop(ctx, job.ID)
+	_, err := c.Stop(ctx, job.ID, time.Second)
 	if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnreachable) {
 		t.Errorf("got %v, want ErrTimeout", err)
 	}
@@ -121,4 +122,56 @@ func startIgnoring(t *testing.T, c *Client) api.Job {
 		t.Fatalf("ignore.sh said %q, %v", line, err)
 	}
 	return job
+}
+
+// TestStopWaitsForTheGracePeriod checks that Stop waits for the grace
+// period the server announces, on top of the request timeout: the job
+// ignores SIGTERM, so the answer comes only after the grace period, which
+// is longer than the timeout.
+func TestStopWaitsForTheGracePeriod(t *testing.T) {
+	const grace, timeout = 1500 * time.Millisecond, 750 * time.Millisecond
+	e := newEnv(t, grace)
+	c := e.client(t, "alice", e.addr, pki.ServerCACert)
+	job := startIgnoring(t, c)
+	job, err := c.Stop(context.Background(), job.ID, timeout)
+	if err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if job.Status != api.StatusStopped || job.ExitCode == nil || *job.ExitCode != 128+9 {
+		t.Errorf("Stop: status %s, exit code %v; want stopped by SIGKILL", job.Status, job.ExitCode)
+	}
+
+	// A job the caller may not see is refused before any wait.
+	bob := e.client(t, "bob", e.addr, pki.ServerCACert)
+	if _, err := bob.Stop(context.Background(), job.ID, timeout); !errors.Is(err, ErrNotFound) {
+		t.Errorf("bob stops alice's job: %v, want ErrNotFound", err)
+	}
+}
+
+func TestStopTimeoutHeader(t *testing.T) {
+	tests := []struct {
+		name   string
+		header []string // values of api.HeaderStopTimeout
+		want   time.Duration
+	}{
+		{"announced", []string{"10s"}, 10 * time.Second},
+		{"fractional", []string{"1.5s"}, 1500 * time.Millisecond},
+		{"missing: an older server", nil, FallbackStopTimeout},
+		{"empty", []string{""}, FallbackStopTimeout},
+		{"not a duration", []string{"ten seconds"}, FallbackStopTimeout},
+		{"a bare number", []string{"10"}, FallbackStopTimeout},
+		{"zero", []string{"0s"}, FallbackStopTimeout},
+		{"negative", []string{"-5s"}, FallbackStopTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tc.header {
+				h.Add(api.HeaderStopTimeout, v)
+			}
+			if got := stopTimeout(h); got != tc.want {
+				t.Errorf("stopTimeout(%q) = %v, want %v", tc.header, got, tc.want)
+			}
+		})
+	}
 }
