@@ -7,8 +7,15 @@
 // as "rw: error: ..." followed by "rw: hint: ..." lines when there is a next
 // step to suggest, lower case and without a trailing period.
 //
-// Exit codes: 0 success, 1 a failure reported by the server, the network or
-// the system, 2 a usage error.
+// Exit codes:
+//
+//	0    success
+//	1    a failure reported by the server, the network or the system
+//	2    a usage error (bad arguments or flags)
+//	N    rw run: the job's own exit code (128+S if a signal S killed it)
+//	126  rw run: the server accepted the job but could not start it
+//	130  interrupted by Ctrl-C (for rw run, the second one), or rw run's job
+//	     was stopped before it started
 package cli
 
 import (
@@ -25,7 +32,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
-	// exitInterrupted is what shells report for a command ended by SIGINT.
+	// exitInterrupted is what shells report for a command ended by SIGINT;
+	// rw run also uses it when left with a second Ctrl-C, or when its job
+	// was stopped before it started.
 	exitInterrupted = 130
 )
 

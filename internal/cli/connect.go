@@ -53,7 +53,7 @@ func connectAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	err = state.Save(path, state.State{Server: addr, User: id.user, Role: id.role, Cert: id.cert, Key: id.key, CA: id.ca, Token: id.tokenFn})
+	err = state.Save(path, state.State{Server: addr, User: id.user, Role: id.role, Cert: id.cert, Key: id.key, CA: id.ca, Token: id.tokenPath})
 	if err != nil {
 		return withHint(err, "set RW_STATE to a writable file")
 	}

@@ -18,8 +18,10 @@ import (
 // identity is a client identity's files, as absolute paths, and what its
 // certificate says.
 type identity struct {
-	user, role             string
-	cert, key, ca, tokenFn string
+	user, role string
+	// cert, key and ca are the paths of the PEM files, tokenPath that of
+	// the token.
+	cert, key, ca, tokenPath string
 }
 
 // explicitIdentity reports whether the command line or environment names an
@@ -43,15 +45,15 @@ func resolveIdentity(c *ucli.Context) (identity, error) {
 		return identity{}, err
 	}
 	id := identity{
-		cert:    lookup(c, "cert"),
-		key:     lookup(c, "key"),
-		ca:      lookup(c, "ca"),
-		tokenFn: lookup(c, "token"),
+		cert:      lookup(c, "cert"),
+		key:       lookup(c, "key"),
+		ca:        lookup(c, "ca"),
+		tokenPath: lookup(c, "token"),
 	}
 	if id.ca == "" {
 		id.ca = filepath.Join(dir, pki.ServerCACert)
 	}
-	if id.cert == "" || id.key == "" || id.tokenFn == "" {
+	if id.cert == "" || id.key == "" || id.tokenPath == "" {
 		user := lookup(c, "user")
 		if user == "" {
 			if user, err = onlyUser(dir); err != nil {
@@ -60,12 +62,12 @@ func resolveIdentity(c *ucli.Context) (identity, error) {
 		} else if err := pki.ValidateUserName(user); err != nil {
 			return identity{}, usagef("--user: %v", err)
 		}
-		certPath, keyPath, tokenPath := pki.ClientFiles(user)
-		id.cert = orDefault(id.cert, filepath.Join(dir, certPath))
-		id.key = orDefault(id.key, filepath.Join(dir, keyPath))
-		id.tokenFn = orDefault(id.tokenFn, filepath.Join(dir, tokenPath))
+		certFile, keyFile, tokenFile := pki.ClientFiles(user)
+		id.cert = orDefault(id.cert, filepath.Join(dir, certFile))
+		id.key = orDefault(id.key, filepath.Join(dir, keyFile))
+		id.tokenPath = orDefault(id.tokenPath, filepath.Join(dir, tokenFile))
 	}
-	for _, p := range []*string{&id.cert, &id.key, &id.ca, &id.tokenFn} {
+	for _, p := range []*string{&id.cert, &id.key, &id.ca, &id.tokenPath} {
 		if abs, err := filepath.Abs(*p); err == nil {
 			*p = abs
 		}
@@ -153,7 +155,7 @@ func dial(server string, id identity, timeout time.Duration) (*connection, error
 	if err != nil {
 		return nil, withHint(err, "check the identity files (--pki, --user, --cert, --key, --ca)")
 	}
-	token, err := os.ReadFile(id.tokenFn)
+	token, err := os.ReadFile(id.tokenPath)
 	if err != nil {
 		return nil, withHint(fmt.Errorf("read token: %w", err), "check --pki and --user, or --token")
 	}
@@ -187,7 +189,7 @@ func savedTarget(c *ucli.Context) (string, identity, error) {
 		id, err := resolveIdentity(c)
 		return server, id, err
 	}
-	return server, identity{user: st.User, role: st.Role, cert: st.Cert, key: st.Key, ca: st.CA, tokenFn: st.Token}, nil
+	return server, identity{user: st.User, role: st.Role, cert: st.Cert, key: st.Key, ca: st.CA, tokenPath: st.Token}, nil
 }
 
 // explain turns a client error into what a person needs: what happened and
@@ -204,7 +206,7 @@ func explain(conn *connection, err error) error {
 	case errors.Is(err, client.ErrClientRefused):
 		return withHint(err, "the server does not accept %s: it must be signed by the client CA the server uses", conn.id.cert)
 	case errors.Is(err, client.ErrUnauthenticated) && errors.As(err, &apiErr):
-		return withHint(fmt.Errorf("the server refused our token: %s", apiErr.Message), "use the token made with this certificate (%s); if it expired, issue a new one with 'rw gen-certs --force'", conn.id.tokenFn)
+		return withHint(fmt.Errorf("the server refused our token: %s", apiErr.Message), "use the token made with this certificate (%s); if it expired, issue a new one with 'rw gen-certs --force'", conn.id.tokenPath)
 	case errors.Is(err, client.ErrForbidden):
 		return withHint(err, "%s's role (%s) does not allow this", conn.id.user, conn.id.role)
 	case errors.Is(err, client.ErrQueueFull):

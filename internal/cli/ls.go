@@ -73,7 +73,8 @@ func lsAction(c *ucli.Context) error {
 	return nil
 }
 
-// shortLine is the seed's one-line format of a job.
+// shortLine is the one-line format of a job, as rw ls prints it:
+// "Id: 1, Status: Finished, Output: 18".
 func shortLine(j api.Job) string {
 	return fmt.Sprintf("Id: %d, Status: %s, Output: %s", j.ID, capitalize(j.Status), outputText(j.Output, j.OutputTruncated, 60))
 }

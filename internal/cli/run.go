@@ -15,11 +15,9 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-// Exit codes of rw run besides the job's own, as docker run has them.
-const (
-	exitCannotRun = 126             // the job was accepted but could not be started
-	exitInterrupt = exitInterrupted // left with a second Ctrl-C, or stopped before it started
-)
+// exitCannotRun is rw run's exit code for a job that was accepted but could
+// not be started, as docker run has it.
+const exitCannotRun = 126
 
 func runCommand() *ucli.Command {
 	return &ucli.Command{
@@ -100,7 +98,7 @@ func runAction(c *ucli.Context) error {
 
 	_, copyErr := io.Copy(c.App.Writer, out)
 	if ctx.Err() != nil {
-		return exitStatus(exitInterrupt)
+		return exitStatus(exitInterrupted)
 	}
 	if copyErr != nil {
 		return explain(conn, fmt.Errorf("output of job %d: %w", job.ID, copyErr))
@@ -122,7 +120,7 @@ func jobExit(job api.Job, interrupted bool) error {
 	case job.ExitCode != nil:
 		return exitStatus(*job.ExitCode)
 	case job.Status == api.StatusStopped && interrupted:
-		return exitStatus(exitInterrupt)
+		return exitStatus(exitInterrupted)
 	case job.Status == api.StatusStopped:
 		return fmt.Errorf("job %d was stopped before it started", job.ID)
 	case job.Status == api.StatusFailed:
