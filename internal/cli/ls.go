@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -84,25 +85,41 @@ func capitalize(s string) string {
 	return string(unicode.ToUpper(r)) + s[n:]
 }
 
+// ellipsis marks output shortened at its start.
+const ellipsis = "..."
+
 // outputText puts a job's output on one line of at most width characters:
 // the final newline dropped, control bytes and invalid UTF-8 escaped, and
 // the end kept when it is too long, since that is where a job says how it
-// went.
+// went. Output the server already shortened (truncated) starts with "..."
+// too. An escape is kept whole or not at all.
 func outputText(out *string, truncated bool, width int) string {
 	if out == nil {
 		return "Null"
 	}
-	text := escape(strings.TrimSuffix(*out, "\n"))
-	runes := []rune(text)
-	if len(runes) > width {
-		return "..." + string(runes[len(runes)-(width-3):])
+	s := strings.TrimSuffix(*out, "\n")
+	if text := escape(s); !truncated && utf8.RuneCountInString(text) <= width {
+		return text
 	}
-	if truncated {
-		return "..." + text
+	// Escape from the end, a rune at a time, as long as what is kept fits
+	// after the ellipsis.
+	var tail []string
+	room := width - len(ellipsis)
+	for end := len(s); end > 0; {
+		_, n := utf8.DecodeLastRuneInString(s[:end])
+		piece := escape(s[end-n : end])
+		if room -= utf8.RuneCountInString(piece); room < 0 {
+			break
+		}
+		tail = append(tail, piece)
+		end -= n
 	}
-	return text
+	slices.Reverse(tail)
+	return ellipsis + strings.Join(tail, "")
 }
 
+// escape makes s printable on one line: newlines, tabs, control bytes,
+// backslashes, invalid UTF-8 and unprintable runes become escapes.
 func escape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
