@@ -42,7 +42,8 @@ func logsAction(c *ucli.Context) error {
 	}
 	defer cleanup()
 	if c.Bool("follow") {
-		// Without -f the whole answer is bounded; with it, only Ctrl-C is.
+		// A followed stream lasts as long as the job: only Ctrl-C ends it.
+		// Without -f the whole answer is bounded by --timeout.
 		ctx = c.Context
 	}
 	out, err := conn.Logs(ctx, id, c.Bool("follow"))

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -43,14 +44,18 @@ func silentListener() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	var held []net.Conn // kept open, unread, until the process ends
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		held = append(held, conn)
+		// Read whatever the client sends, answer nothing, and end when the
+		// client hangs up.
+		go func() {
+			defer conn.Close()
+			_, _ = io.Copy(io.Discard, conn)
+		}()
 	}
 }
 
