@@ -7,8 +7,15 @@
 // as "rw: error: ..." followed by "rw: hint: ..." lines when there is a next
 // step to suggest, lower case and without a trailing period.
 //
-// Exit codes: 0 success, 1 a failure reported by the server, the network or
-// the system, 2 a usage error.
+// Exit codes:
+//
+//	0    success
+//	1    a failure reported by the server, the network or the system
+//	2    a usage error (bad arguments or flags)
+//	N    rw run: the job's own exit code (128+S if a signal S killed it)
+//	126  rw run: the server accepted the job but could not start it
+//	130  interrupted by Ctrl-C (for rw run, the second one), or rw run's job
+//	     was stopped before it started
 package cli
 
 import (
@@ -25,7 +32,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
-	// exitInterrupted is what shells report for a command ended by SIGINT.
+	// exitInterrupted is what shells report for a command ended by SIGINT;
+	// rw run also uses it when left with a second Ctrl-C, or when its job
+	// was stopped before it started.
 	exitInterrupted = 130
 )
 
@@ -72,12 +81,22 @@ func withHint(err error, format string, args ...any) error {
 	return &hintError{err: err, hint: fmt.Sprintf(format, args...)}
 }
 
-// commands lists every subcommand; each lives in its own file.
-var commands []*ucli.Command
-
-// Run runs the rw command line with args (args[0] is the program name) and
-// returns the process exit code. Only main exits.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// newApp builds the rw command line writing to stdout and stderr. Every call
+// makes fresh command values, since urfave/cli changes them as it runs, and
+// the list below is the order help shows them in: the server's setup first,
+// then the client commands in the order a user meets them.
+func newApp(stdout, stderr io.Writer) *ucli.App {
+	commands := []*ucli.Command{
+		genCertsCommand(),
+		serveCommand(),
+		connectCommand(),
+		startCommand(),
+		stopCommand(),
+		lsCommand(),
+		logsCommand(),
+		runCommand(),
+		versionCommand(),
+	}
 	for _, cmd := range commands {
 		// A bad flag is a usage error with a one-line hint, not a page of
 		// help on stdout.
@@ -85,7 +104,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return &usageError{msg: err.Error(), command: c.Command.Name}
 		}
 	}
-	app := &ucli.App{
+	return &ucli.App{
 		Name:            "rw",
 		Usage:           "run jobs on a remote worker over mutual TLS",
 		Version:         versionString(),
@@ -106,7 +125,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return ucli.ShowAppHelp(c)
 		},
 	}
-	err := app.RunContext(ctx, args)
+}
+
+// Run runs the rw command line with args (args[0] is the program name) and
+// returns the process exit code. Only main exits. It may be called more than
+// once in a process: each call builds its own app.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := newApp(stdout, stderr).RunContext(ctx, args)
 	if err == nil {
 		return exitOK
 	}

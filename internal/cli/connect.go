@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -10,14 +9,11 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, connectCommand)
-}
-
-var connectCommand = &ucli.Command{
-	Name:  "connect",
-	Usage: "check a server and remember it for the other commands",
-	UsageText: `rw connect HOST:PORT
+func connectCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "connect",
+		Usage: "check a server and remember it for the other commands",
+		UsageText: `rw connect HOST:PORT
 
    Performs the mutual TLS handshake and one authenticated request. Only if
    both succeed does it save the address and identity (rw/state.json under
@@ -27,8 +23,9 @@ var connectCommand = &ucli.Command{
 EXAMPLES:
    rw connect localhost:3000
    rw connect --user bob rw.example.com:3000`,
-	Flags:  connectionFlags(),
-	Action: connectAction,
+		Flags:  connectionFlags(),
+		Action: connectAction,
+	}
 }
 
 func connectAction(c *ucli.Context) error {
@@ -44,13 +41,11 @@ func connectAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := dial(addr, id)
+	conn, ctx, cleanup, err := openClient(c, addr, id)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(c.Context, lookupDuration(c, "timeout"))
-	defer cancel()
+	defer cleanup()
 	if _, err := conn.List(ctx); err != nil {
 		return explain(conn, err)
 	}
@@ -58,7 +53,7 @@ func connectAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	err = state.Save(path, state.State{Server: addr, User: id.user, Role: id.role, Cert: id.cert, Key: id.key, CA: id.ca, Token: id.tokenFn})
+	err = state.Save(path, state.State{Server: addr, User: id.user, Role: id.role, Cert: id.cert, Key: id.key, CA: id.ca, Token: id.tokenPath})
 	if err != nil {
 		return withHint(err, "set RW_STATE to a writable file")
 	}

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/rw-project/rw/internal/client"
 	"github.com/rw-project/rw/internal/state"
@@ -16,8 +18,10 @@ import (
 // identity is a client identity's files, as absolute paths, and what its
 // certificate says.
 type identity struct {
-	user, role             string
-	cert, key, ca, tokenFn string
+	user, role string
+	// cert, key and ca are the paths of the PEM files, tokenPath that of
+	// the token.
+	cert, key, ca, tokenPath string
 }
 
 // explicitIdentity reports whether the command line or environment names an
@@ -41,15 +45,15 @@ func resolveIdentity(c *ucli.Context) (identity, error) {
 		return identity{}, err
 	}
 	id := identity{
-		cert:    lookup(c, "cert"),
-		key:     lookup(c, "key"),
-		ca:      lookup(c, "ca"),
-		tokenFn: lookup(c, "token"),
+		cert:      lookup(c, "cert"),
+		key:       lookup(c, "key"),
+		ca:        lookup(c, "ca"),
+		tokenPath: lookup(c, "token"),
 	}
 	if id.ca == "" {
 		id.ca = filepath.Join(dir, pki.ServerCACert)
 	}
-	if id.cert == "" || id.key == "" || id.tokenFn == "" {
+	if id.cert == "" || id.key == "" || id.tokenPath == "" {
 		user := lookup(c, "user")
 		if user == "" {
 			if user, err = onlyUser(dir); err != nil {
@@ -58,12 +62,12 @@ func resolveIdentity(c *ucli.Context) (identity, error) {
 		} else if err := pki.ValidateUserName(user); err != nil {
 			return identity{}, usagef("--user: %v", err)
 		}
-		certPath, keyPath, tokenPath := pki.ClientFiles(user)
-		id.cert = orDefault(id.cert, filepath.Join(dir, certPath))
-		id.key = orDefault(id.key, filepath.Join(dir, keyPath))
-		id.tokenFn = orDefault(id.tokenFn, filepath.Join(dir, tokenPath))
+		certFile, keyFile, tokenFile := pki.ClientFiles(user)
+		id.cert = orDefault(id.cert, filepath.Join(dir, certFile))
+		id.key = orDefault(id.key, filepath.Join(dir, keyFile))
+		id.tokenPath = orDefault(id.tokenPath, filepath.Join(dir, tokenFile))
 	}
-	for _, p := range []*string{&id.cert, &id.key, &id.ca, &id.tokenFn} {
+	for _, p := range []*string{&id.cert, &id.key, &id.ca, &id.tokenPath} {
 		if abs, err := filepath.Abs(*p); err == nil {
 			*p = abs
 		}
@@ -110,52 +114,82 @@ type connection struct {
 	*client.Client
 	server string
 	id     identity
+	// timeout is --timeout: the bound on connecting and on each request.
+	timeout time.Duration
 }
 
-// dial builds a client for server with id.
-func dial(server string, id identity) (*connection, error) {
+// newClient connects to the server and identity the command line names, or
+// else the ones 'rw connect' saved, as containerd's ctr does for its
+// commands. It returns the connection, a context for one request bounded by
+// --timeout, and a cleanup to defer, which ends both.
+func newClient(c *ucli.Context) (*connection, context.Context, func(), error) {
+	server, id, err := savedTarget(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return openClient(c, server, id)
+}
+
+// openClient connects to server as id; see newClient.
+func openClient(c *ucli.Context, server string, id identity) (*connection, context.Context, func(), error) {
+	timeout := lookupDuration(c, "timeout")
+	if timeout <= 0 {
+		return nil, nil, nil, usagef("--timeout must be positive, got %v", timeout)
+	}
+	conn, err := dial(server, id, timeout)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := conn.bounded(c.Context)
+	return conn, ctx, func() { cancel(); conn.Close() }, nil
+}
+
+// bounded returns a context for one more request, bounded by --timeout.
+func (conn *connection) bounded(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, conn.timeout)
+}
+
+// dial builds a client for server with id; timeout bounds the connection.
+func dial(server string, id identity, timeout time.Duration) (*connection, error) {
 	tlsCfg, err := pki.LoadClientTLS(id.cert, id.key, id.ca)
 	if err != nil {
 		return nil, withHint(err, "check the identity files (--pki, --user, --cert, --key, --ca)")
 	}
-	token, err := os.ReadFile(id.tokenFn)
+	token, err := os.ReadFile(id.tokenPath)
 	if err != nil {
 		return nil, withHint(fmt.Errorf("read token: %w", err), "check --pki and --user, or --token")
 	}
-	cl, err := client.New(client.Config{Server: server, TLS: tlsCfg, Token: strings.TrimSpace(string(token))})
+	cl, err := client.New(client.Config{Server: server, TLS: tlsCfg, Token: strings.TrimSpace(string(token)), DialTimeout: timeout})
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	return &connection{Client: cl, server: server, id: id}, nil
+	return &connection{Client: cl, server: server, id: id, timeout: timeout}, nil
 }
 
-// connect returns a client for the saved (or overridden) server and
-// identity. Every command but connect uses it.
-func connect(c *ucli.Context) (*connection, error) {
+// savedTarget returns the server and identity to use: those the command
+// line names, or else those 'rw connect' saved. Every command but connect
+// uses it.
+func savedTarget(c *ucli.Context) (string, identity, error) {
 	path, err := statePath()
 	if err != nil {
-		return nil, err
+		return "", identity{}, err
 	}
 	st, stErr := state.Load(path)
 	if stErr != nil && !errors.Is(stErr, state.ErrNotConnected) {
-		return nil, withHint(stErr, "run 'rw connect HOST:PORT' again")
+		return "", identity{}, withHint(stErr, "run 'rw connect HOST:PORT' again")
 	}
 	server := lookup(c, "server")
 	if server == "" {
 		server = st.Server
 	}
 	if server == "" {
-		return nil, withHint(errors.New("not connected"), "run 'rw connect HOST:PORT' first")
+		return "", identity{}, withHint(errors.New("not connected"), "run 'rw connect HOST:PORT' first")
 	}
-	var id identity
 	if explicitIdentity(c) || stErr != nil {
-		if id, err = resolveIdentity(c); err != nil {
-			return nil, err
-		}
-	} else {
-		id = identity{user: st.User, role: st.Role, cert: st.Cert, key: st.Key, ca: st.CA, tokenFn: st.Token}
+		id, err := resolveIdentity(c)
+		return server, id, err
 	}
-	return dial(server, id)
+	return server, identity{user: st.User, role: st.Role, cert: st.Cert, key: st.Key, ca: st.CA, tokenPath: st.Token}, nil
 }
 
 // explain turns a client error into what a person needs: what happened and
@@ -165,12 +199,14 @@ func explain(conn *connection, err error) error {
 	switch {
 	case errors.Is(err, client.ErrUnreachable):
 		return withHint(err, "is 'rw serve' running at %s? check the address", conn.server)
+	case errors.Is(err, client.ErrTimeout):
+		return withHint(err, "the server is up but did not answer in time: it may be busy; try again, or raise --timeout (now %v)", conn.timeout)
 	case errors.Is(err, client.ErrServerCertificate):
 		return withHint(err, "the server's certificate must come from the same 'rw gen-certs' as %s, and name the host you dial (gen-certs --host)", conn.id.ca)
 	case errors.Is(err, client.ErrClientRefused):
 		return withHint(err, "the server does not accept %s: it must be signed by the client CA the server uses", conn.id.cert)
 	case errors.Is(err, client.ErrUnauthenticated) && errors.As(err, &apiErr):
-		return withHint(fmt.Errorf("the server refused our token: %s", apiErr.Message), "use the token made with this certificate (%s); if it expired, issue a new one with 'rw gen-certs --force'", conn.id.tokenFn)
+		return withHint(fmt.Errorf("the server refused our token: %s", apiErr.Message), "use the token made with this certificate (%s); if it expired, issue a new one with 'rw gen-certs --force'", conn.id.tokenPath)
 	case errors.Is(err, client.ErrForbidden):
 		return withHint(err, "%s's role (%s) does not allow this", conn.id.user, conn.id.role)
 	case errors.Is(err, client.ErrQueueFull):

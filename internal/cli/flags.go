@@ -20,7 +20,7 @@ func connectionFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "ca", EnvVars: []string{"RW_CA"}, Usage: "server CA certificate file, instead of the PKI directory's"},
 		&ucli.StringFlag{Name: "token", EnvVars: []string{"RW_TOKEN_FILE"}, Usage: "token file, instead of the PKI directory's"},
 		&ucli.StringFlag{Name: "server", EnvVars: []string{"RW_SERVER"}, Usage: "HOST:PORT of the server, instead of the one 'rw connect' saved"},
-		&ucli.DurationFlag{Name: "timeout", EnvVars: []string{"RW_TIMEOUT"}, Value: 30 * time.Second, Usage: "bound on connecting and on each request (not on following logs)"},
+		&ucli.DurationFlag{Name: "timeout", EnvVars: []string{"RW_TIMEOUT"}, Value: 30 * time.Second, Usage: "bound on connecting and on each request; rw stop waits the server's grace period on top, and logs -f is not bounded"},
 	}
 }
 

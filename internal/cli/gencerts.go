@@ -10,14 +10,11 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, genCertsCommand)
-}
-
-var genCertsCommand = &ucli.Command{
-	Name:  "gen-certs",
-	Usage: "create the certificate authorities, server certificate, token key and client identities",
-	UsageText: `rw gen-certs [--dir DIR] [--user NAME[:ROLE]]... [--host NAME_OR_IP]... [--force]
+func genCertsCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "gen-certs",
+		Usage: "create the certificate authorities, server certificate, token key and client identities",
+		UsageText: `rw gen-certs [--dir DIR] [--user NAME[:ROLE]]... [--host NAME_OR_IP]... [--force]
 
    Creates whatever is missing in DIR and keeps what is there, so it is safe
    to run again: a later --user adds that user, signed by the existing client
@@ -27,14 +24,15 @@ EXAMPLES:
    rw gen-certs --user alice:admin --user bob
    rw gen-certs --user carol
    rw gen-certs --dir ./pki --host rw.example.com --host 10.0.0.5 --user alice:admin`,
-	Flags: []ucli.Flag{
-		pkiDirFlag("dir"),
-		&ucli.StringSliceFlag{Name: "user", Usage: "create a client identity NAME with ROLE (admin or user)"},
-		&ucli.StringSliceFlag{Name: "host", Usage: "a name or IP of the server (default: localhost, 127.0.0.1, ::1)"},
-		&ucli.BoolFlag{Name: "force", Usage: "replace everything: new CAs, server certificate and token key, and every existing identity issued again"},
-		&ucli.DurationFlag{Name: "token-lifetime", Value: pki.DefaultTokenLifetime, Usage: "how long new tokens are valid"},
-	},
-	Action: genCerts,
+		Flags: []ucli.Flag{
+			pkiDirFlag("dir"),
+			&ucli.StringSliceFlag{Name: "user", Usage: "create a client identity NAME with ROLE (admin or user)"},
+			&ucli.StringSliceFlag{Name: "host", Usage: "a name or IP of the server (default: localhost, 127.0.0.1, ::1)"},
+			&ucli.BoolFlag{Name: "force", Usage: "replace everything: new CAs, server certificate and token key, and every existing identity issued again"},
+			&ucli.DurationFlag{Name: "token-lifetime", Value: pki.DefaultTokenLifetime, Usage: "how long new tokens are valid"},
+		},
+		Action: genCerts,
+	}
 }
 
 func genCerts(c *ucli.Context) error {

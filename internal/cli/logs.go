@@ -11,14 +11,11 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, logsCommand)
-}
-
-var logsCommand = &ucli.Command{
-	Name:  "logs",
-	Usage: "write a job's output to stdout",
-	UsageText: `rw logs [-f] ID
+func logsCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "logs",
+		Usage: "write a job's output to stdout",
+		UsageText: `rw logs [-f] ID
 
    Writes the job's raw output bytes (stdout and stderr merged, as the job
    wrote them) from the first byte. With -f it follows new output until the
@@ -27,10 +24,11 @@ var logsCommand = &ucli.Command{
 EXAMPLES:
    rw logs 7 > out.bin
    rw logs -f 7 | grep -m1 ready`,
-	Flags: append(connectionFlags(),
-		&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "follow the output until the job ends"},
-	),
-	Action: logsAction,
+		Flags: append(connectionFlags(),
+			&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "follow the output until the job ends"},
+		),
+		Action: logsAction,
+	}
 }
 
 func logsAction(c *ucli.Context) error {
@@ -38,17 +36,15 @@ func logsAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := connect(c)
+	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ctx := c.Context
-	if !c.Bool("follow") {
-		// Without -f the whole answer is bounded; with it, only Ctrl-C is.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, lookupDuration(c, "timeout"))
-		defer cancel()
+	defer cleanup()
+	if c.Bool("follow") {
+		// A followed stream lasts as long as the job: only Ctrl-C ends it.
+		// Without -f the whole answer is bounded by --timeout.
+		ctx = c.Context
 	}
 	out, err := conn.Logs(ctx, id, c.Bool("follow"))
 	if err != nil {
@@ -72,7 +68,7 @@ func logsAction(c *ucli.Context) error {
 	}
 	// A follow stream also ends when the server shuts down: say so rather
 	// than let a shortened output pass for the whole.
-	qctx, cancel := context.WithTimeout(c.Context, lookupDuration(c, "timeout"))
+	qctx, cancel := conn.bounded(c.Context)
 	defer cancel()
 	job, err := conn.Query(qctx, id)
 	if err != nil {

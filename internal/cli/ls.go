@@ -1,9 +1,9 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,14 +14,11 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, lsCommand)
-}
-
-var lsCommand = &ucli.Command{
-	Name:  "ls",
-	Usage: "list the jobs you may see",
-	UsageText: `rw ls [--json | -l]
+func lsCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "ls",
+		Usage: "list the jobs you may see",
+		UsageText: `rw ls [--json | -l]
 
    One line per job: Id: 1, Status: Finished, Output: 18. The output is the
    end of the job's output on one line (newlines and control bytes escaped,
@@ -31,11 +28,12 @@ EXAMPLES:
    rw ls
    rw ls -l
    rw ls --json | jq '.jobs[] | select(.status == "failed") | .id'`,
-	Flags: append(connectionFlags(),
-		&ucli.BoolFlag{Name: "json", Usage: "print the API's JSON"},
-		&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with owner, command, exit code and times"},
-	),
-	Action: lsAction,
+		Flags: append(connectionFlags(),
+			&ucli.BoolFlag{Name: "json", Usage: "print the API's JSON"},
+			&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with owner, command, exit code and times"},
+		),
+		Action: lsAction,
+	}
 }
 
 func lsAction(c *ucli.Context) error {
@@ -45,13 +43,11 @@ func lsAction(c *ucli.Context) error {
 	if c.Bool("json") && c.Bool("long") {
 		return usagef("--json and -l do not go together")
 	}
-	conn, err := connect(c)
+	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(c.Context, lookupDuration(c, "timeout"))
-	defer cancel()
+	defer cleanup()
 	jobs, err := conn.List(ctx)
 	if err != nil {
 		return explain(conn, err)
@@ -78,7 +74,8 @@ func lsAction(c *ucli.Context) error {
 	return nil
 }
 
-// shortLine is the seed's one-line format of a job.
+// shortLine is the one-line format of a job, as rw ls prints it:
+// "Id: 1, Status: Finished, Output: 18".
 func shortLine(j api.Job) string {
 	return fmt.Sprintf("Id: %d, Status: %s, Output: %s", j.ID, capitalize(j.Status), outputText(j.Output, j.OutputTruncated, 60))
 }
@@ -88,25 +85,41 @@ func capitalize(s string) string {
 	return string(unicode.ToUpper(r)) + s[n:]
 }
 
+// ellipsis marks output shortened at its start.
+const ellipsis = "..."
+
 // outputText puts a job's output on one line of at most width characters:
 // the final newline dropped, control bytes and invalid UTF-8 escaped, and
 // the end kept when it is too long, since that is where a job says how it
-// went.
+// went. Output the server already shortened (truncated) starts with "..."
+// too. An escape is kept whole or not at all.
 func outputText(out *string, truncated bool, width int) string {
 	if out == nil {
 		return "Null"
 	}
-	text := escape(strings.TrimSuffix(*out, "\n"))
-	runes := []rune(text)
-	if len(runes) > width {
-		return "..." + string(runes[len(runes)-(width-3):])
+	s := strings.TrimSuffix(*out, "\n")
+	if text := escape(s); !truncated && utf8.RuneCountInString(text) <= width {
+		return text
 	}
-	if truncated {
-		return "..." + text
+	// Escape from the end, a rune at a time, as long as what is kept fits
+	// after the ellipsis.
+	var tail []string
+	room := width - len(ellipsis)
+	for end := len(s); end > 0; {
+		_, n := utf8.DecodeLastRuneInString(s[:end])
+		piece := escape(s[end-n : end])
+		if room -= utf8.RuneCountInString(piece); room < 0 {
+			break
+		}
+		tail = append(tail, piece)
+		end -= n
 	}
-	return text
+	slices.Reverse(tail)
+	return ellipsis + strings.Join(tail, "")
 }
 
+// escape makes s printable on one line: newlines, tabs, control bytes,
+// backslashes, invalid UTF-8 and unprintable runes become escapes.
 func escape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {

@@ -15,20 +15,15 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, runCommand)
-}
+// exitCannotRun is rw run's exit code for a job that was accepted but could
+// not be started, as docker run has it.
+const exitCannotRun = 126
 
-// Exit codes of rw run besides the job's own, as docker run has them.
-const (
-	exitCannotRun = 126             // the job was accepted but could not be started
-	exitInterrupt = exitInterrupted // left with a second Ctrl-C, or stopped before it started
-)
-
-var runCommand = &ucli.Command{
-	Name:  "run",
-	Usage: "start a job, stream its output and exit with its exit code",
-	UsageText: `rw run PATH [ARGS...]
+func runCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "run",
+		Usage: "start a job, stream its output and exit with its exit code",
+		UsageText: `rw run PATH [ARGS...]
 
    Like 'ssh host cmd' or 'docker run': starts the job, writes its output to
    stdout as it comes, and exits with the job's exit code. The first Ctrl-C
@@ -39,19 +34,21 @@ var runCommand = &ucli.Command{
 EXAMPLES:
    rw run add.exe 8 10
    rw run backup.sh --full && echo done`,
-	Flags:  connectionFlags(),
-	Action: runAction,
+		Flags:  connectionFlags(),
+		Action: runAction,
+	}
 }
 
 func runAction(c *ucli.Context) error {
 	if c.NArg() < 1 {
 		return usagef("run needs the PATH of an executable in the server's jobs directory")
 	}
-	conn, err := connect(c)
+	// The requests below have contexts of their own: see the signals.
+	conn, _, cleanup, err := newClient(c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer cleanup()
 
 	// rw run handles its own signals: the first stops the job, the second
 	// leaves. The stream must outlive the first, so it does not use the
@@ -62,7 +59,7 @@ func runAction(c *ucli.Context) error {
 	ctx, leave := context.WithCancel(context.Background())
 	defer leave()
 
-	startCtx, cancel := context.WithTimeout(ctx, lookupDuration(c, "timeout"))
+	startCtx, cancel := conn.bounded(ctx)
 	job, err := conn.Start(startCtx, c.Args().First(), c.Args().Tail())
 	cancel()
 	if err != nil {
@@ -88,9 +85,7 @@ func runAction(c *ucli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "rw: stopping job %d (Ctrl-C again to leave it)\n", job.ID)
 		stopped.Store(true)
 		wg.Go(func() {
-			stopCtx, cancel := context.WithTimeout(ctx, stopWait)
-			defer cancel()
-			if _, err := conn.Stop(stopCtx, job.ID); err != nil && ctx.Err() == nil {
+			if _, err := conn.Stop(ctx, job.ID, conn.timeout); err != nil && ctx.Err() == nil {
 				fmt.Fprintf(c.App.ErrWriter, "rw: error: stop job %d: %v\n", job.ID, explain(conn, err))
 			}
 		})
@@ -103,12 +98,12 @@ func runAction(c *ucli.Context) error {
 
 	_, copyErr := io.Copy(c.App.Writer, out)
 	if ctx.Err() != nil {
-		return exitStatus(exitInterrupt)
+		return exitStatus(exitInterrupted)
 	}
 	if copyErr != nil {
 		return explain(conn, fmt.Errorf("output of job %d: %w", job.ID, copyErr))
 	}
-	queryCtx, cancel := context.WithTimeout(ctx, lookupDuration(c, "timeout"))
+	queryCtx, cancel := conn.bounded(ctx)
 	defer cancel()
 	job, err = conn.Query(queryCtx, job.ID)
 	if err != nil {
@@ -125,7 +120,7 @@ func jobExit(job api.Job, interrupted bool) error {
 	case job.ExitCode != nil:
 		return exitStatus(*job.ExitCode)
 	case job.Status == api.StatusStopped && interrupted:
-		return exitStatus(exitInterrupt)
+		return exitStatus(exitInterrupted)
 	case job.Status == api.StatusStopped:
 		return fmt.Errorf("job %d was stopped before it started", job.ID)
 	case job.Status == api.StatusFailed:

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -25,7 +27,36 @@ func TestMain(m *testing.M) {
 			stop()
 			os.Exit(code)
 		},
+		"silent-listener": silentListener,
 	})
+}
+
+// silentListener is a program for the scripts: it listens on the address
+// it is given, takes every TCP connection and never says a word, as a port
+// that is not a TLS server may. It runs until it is killed.
+func silentListener() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: silent-listener HOST:PORT")
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		// Read whatever the client sends, answer nothing, and end when the
+		// client hangs up.
+		go func() {
+			defer conn.Close()
+			_, _ = io.Copy(io.Discard, conn)
+		}()
+	}
 }
 
 // TestScripts runs the command-line scripts in testdata/script.
@@ -39,11 +70,13 @@ func TestScripts(t *testing.T) {
 			// A race-enabled rw sleeps a second before exiting with code 0
 			// unless told not to.
 			env.Setenv("GORACE", "atexit_sleep_ms=0")
-			port, err := freePort()
-			if err != nil {
-				return err
+			for _, name := range []string{"PORT", "SILENT_PORT"} {
+				port, err := freePort()
+				if err != nil {
+					return err
+				}
+				env.Setenv(name, strconv.Itoa(port))
 			}
-			env.Setenv("PORT", strconv.Itoa(port))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -19,14 +19,11 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, serveCommand)
-}
-
-var serveCommand = &ucli.Command{
-	Name:  "serve",
-	Usage: "run the rw server: the job API over mutual TLS",
-	UsageText: `rw serve [--addr HOST:PORT] [--pki DIR] [--jobs-dir DIR] [options]
+func serveCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "serve",
+		Usage: "run the rw server: the job API over mutual TLS",
+		UsageText: `rw serve [--addr HOST:PORT] [--pki DIR] [--jobs-dir DIR] [options]
 
    Serves POST /start, POST /stop, GET /query and GET /logs to clients with a
    certificate from the client CA and a token bound to it. The first SIGINT or
@@ -36,19 +33,20 @@ var serveCommand = &ucli.Command{
 EXAMPLES:
    rw gen-certs --user alice:admin && rw serve --jobs-dir testdata/jobs
    rw serve --addr 0.0.0.0:3000 --pki /etc/rw/pki --jobs-dir /srv/jobs --workers 8`,
-	Flags: []ucli.Flag{
-		&ucli.StringFlag{Name: "addr", Value: "localhost:3000", EnvVars: []string{"RW_ADDR"}, Usage: "address to listen on"},
-		pkiDirFlag("pki"),
-		&ucli.StringFlag{Name: "jobs-dir", Value: "jobs", EnvVars: []string{"RW_JOBS_DIR"}, Usage: "directory of the executables jobs may run"},
-		&ucli.StringFlag{Name: "data-dir", EnvVars: []string{"RW_DATA_DIR"}, Usage: "where job output is spooled (default: the system's temporary directory)"},
-		&ucli.IntFlag{Name: "workers", Value: worker.DefaultWorkers, EnvVars: []string{"RW_WORKERS"}, Usage: "jobs that run at once"},
-		&ucli.IntFlag{Name: "queue", Value: worker.DefaultQueueSize, EnvVars: []string{"RW_QUEUE"}, Usage: "jobs that may wait for a worker"},
-		&ucli.DurationFlag{Name: "stop-timeout", Value: worker.DefaultStopTimeout, EnvVars: []string{"RW_STOP_TIMEOUT"}, Usage: "grace period between SIGTERM and SIGKILL"},
-		&ucli.StringFlag{Name: "max-output", Value: "64MiB", EnvVars: []string{"RW_MAX_OUTPUT"}, Usage: "output kept per job (bytes, or with KiB, MiB, GiB)"},
-		&ucli.StringFlag{Name: "log-format", EnvVars: []string{"RW_LOG_FORMAT"}, Usage: "json or console (default: console when stderr is a terminal, else json)"},
-		&ucli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"RW_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
-	},
-	Action: serve,
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "addr", Value: "localhost:3000", EnvVars: []string{"RW_ADDR"}, Usage: "address to listen on"},
+			pkiDirFlag("pki"),
+			&ucli.StringFlag{Name: "jobs-dir", Value: "jobs", EnvVars: []string{"RW_JOBS_DIR"}, Usage: "directory of the executables jobs may run"},
+			&ucli.StringFlag{Name: "data-dir", EnvVars: []string{"RW_DATA_DIR"}, Usage: "where job output is spooled (default: the system's temporary directory)"},
+			&ucli.IntFlag{Name: "workers", Value: worker.DefaultWorkers, EnvVars: []string{"RW_WORKERS"}, Usage: "jobs that run at once"},
+			&ucli.IntFlag{Name: "queue", Value: worker.DefaultQueueSize, EnvVars: []string{"RW_QUEUE"}, Usage: "jobs that may wait for a worker"},
+			&ucli.DurationFlag{Name: "stop-timeout", Value: worker.DefaultStopTimeout, EnvVars: []string{"RW_STOP_TIMEOUT"}, Usage: "grace period between SIGTERM and SIGKILL"},
+			&ucli.StringFlag{Name: "max-output", Value: "64MiB", EnvVars: []string{"RW_MAX_OUTPUT"}, Usage: "output kept per job (bytes, or with KiB, MiB, GiB)"},
+			&ucli.StringFlag{Name: "log-format", EnvVars: []string{"RW_LOG_FORMAT"}, Usage: "json or console (default: console when stderr is a terminal, else json)"},
+			&ucli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"RW_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
+		},
+		Action: serve,
+	}
 }
 
 func serve(c *ucli.Context) error {

@@ -1,20 +1,16 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, startCommand)
-}
-
-var startCommand = &ucli.Command{
-	Name:  "start",
-	Usage: "start a job and print its id",
-	UsageText: `rw start PATH [ARGS...]
+func startCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "start",
+		Usage: "start a job and print its id",
+		UsageText: `rw start PATH [ARGS...]
 
    PATH is relative to the server's jobs directory. Everything after PATH
    reaches the job as it is, strings, without a shell, even words that look
@@ -26,21 +22,20 @@ EXAMPLES:
    rw start add.exe 8 10
    id=$(rw start build.sh --verbose) && rw logs -f "$id"
    rw start --user bob add.exe -5 7`,
-	Flags:  connectionFlags(),
-	Action: startAction,
+		Flags:  connectionFlags(),
+		Action: startAction,
+	}
 }
 
 func startAction(c *ucli.Context) error {
 	if c.NArg() < 1 {
 		return usagef("start needs the PATH of an executable in the server's jobs directory")
 	}
-	conn, err := connect(c)
+	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(c.Context, lookupDuration(c, "timeout"))
-	defer cancel()
+	defer cleanup()
 	job, err := conn.Start(ctx, c.Args().First(), c.Args().Tail())
 	if err != nil {
 		return explain(conn, err)

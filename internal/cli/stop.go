@@ -1,35 +1,28 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, stopCommand)
-}
-
-// stopWait bounds how long rw stop waits for a job to end; the server's
-// grace period is 10 seconds unless its operator changed it.
-const stopWait = 5 * time.Minute
-
-var stopCommand = &ucli.Command{
-	Name:  "stop",
-	Usage: "stop a job and print it in its final status",
-	UsageText: `rw stop ID
+func stopCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "stop",
+		Usage: "stop a job and print it in its final status",
+		UsageText: `rw stop ID
 
    A running job gets SIGTERM, then SIGKILL after the server's grace period;
-   a queued one never starts. Waits for the job to end and prints it as
-   'rw ls' does. Stopping a job that already ended prints it unchanged.
+   a queued one never starts. Waits for the job to end, up to the grace
+   period plus --timeout, and prints it as 'rw ls' does. Stopping a job that
+   already ended prints it unchanged.
 
 EXAMPLES:
    rw stop 7`,
-	Flags:  connectionFlags(),
-	Action: stopAction,
+		Flags:  connectionFlags(),
+		Action: stopAction,
+	}
 }
 
 func stopAction(c *ucli.Context) error {
@@ -37,14 +30,15 @@ func stopAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := connect(c)
+	// A stop may take the server's grace period on top of --timeout, which
+	// Stop learns from the server and bounds itself: the context of one
+	// request is not the one to give it.
+	conn, _, cleanup, err := newClient(c)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(c.Context, max(stopWait, lookupDuration(c, "timeout")))
-	defer cancel()
-	job, err := conn.Stop(ctx, id)
+	defer cleanup()
+	job, err := conn.Stop(c.Context, id, conn.timeout)
 	if err != nil {
 		return explain(conn, err)
 	}

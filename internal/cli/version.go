@@ -7,24 +7,22 @@ import (
 	ucli "github.com/urfave/cli/v2"
 )
 
-func init() {
-	commands = append(commands, versionCommand)
-}
-
-var versionCommand = &ucli.Command{
-	Name:  "version",
-	Usage: "print the version of rw",
-	UsageText: `rw version
+func versionCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "version",
+		Usage: "print the version of rw",
+		UsageText: `rw version
 
    Prints the module version and the commit the binary was built from (also
    rw --version).
 
 EXAMPLES:
    rw version`,
-	Action: func(c *ucli.Context) error {
-		fmt.Fprintln(c.App.Writer, "rw", versionString())
-		return nil
-	},
+		Action: func(c *ucli.Context) error {
+			fmt.Fprintln(c.App.Writer, "rw", versionString())
+			return nil
+		},
+	}
 }
 
 // versionString reads the module version and the VCS commit that the Go

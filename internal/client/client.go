@@ -14,8 +14,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/rw-project/rw/internal/api"
@@ -61,8 +63,8 @@ func New(cfg Config) (*Client, error) {
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: cfg.DialTimeout}, Config: tlsCfg}
 	tr := &http.Transport{
 		// Our own dial, so that the handshake is bounded as a whole and its
-		// failures come back as they are, for classify to say which side
-		// is wrong.
+		// failures come back as they are, for transportError to say which
+		// side is wrong.
 		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 			defer cancel()
@@ -91,28 +93,76 @@ func (c *Client) Start(ctx context.Context, path string, args []string) (api.Job
 		req.Args[i] = api.Arg(a)
 	}
 	var job api.Job
-	err := c.do(ctx, http.MethodPost, api.PathStart, nil, req, &job)
+	_, err := c.do(ctx, http.MethodPost, api.PathStart, nil, req, &job)
 	return job, err
 }
 
-// Stop stops job id and returns it in its final status.
-func (c *Client) Stop(ctx context.Context, id int64) (api.Job, error) {
+// FallbackStopTimeout is the grace period Stop assumes for a server that
+// does not announce one in api.HeaderStopTimeout (a server older than the
+// header) or announces one it cannot read. It is the five minutes rw stop
+// waited before servers announced their grace period: longer than any an
+// operator is likely to set, so that a stop is not given up while the
+// server still waits for the job.
+const FallbackStopTimeout = 5 * time.Minute
+
+// Stop stops job id and returns it in its final status. The server answers
+// once the job has ended, which may take its grace period between SIGTERM
+// and SIGKILL, so Stop first sends GET /query?id=N: the answer confirms that
+// the caller may see the job and announces the grace period. POST /stop is
+// then bounded by the grace period plus timeout, and the query by timeout
+// alone; with a timeout of zero or less only ctx bounds them. ctx may end
+// the whole sooner, and a server that does not announce its grace period is
+// given FallbackStopTimeout.
+func (c *Client) Stop(ctx context.Context, id int64, timeout time.Duration) (api.Job, error) {
 	var job api.Job
-	err := c.do(ctx, http.MethodPost, api.PathStop, nil, api.StopRequest{ID: id}, &job)
+	qctx, cancel := withTimeout(ctx, timeout)
+	header, err := c.do(qctx, http.MethodGet, api.PathQuery, url.Values{"id": {strconv.FormatInt(id, 10)}}, nil, &job)
+	cancel()
+	// A role refused the query is not necessarily refused the stop: that
+	// answer is the server's to give, in the words of POST /stop.
+	if err != nil && !errors.Is(err, ErrForbidden) {
+		return api.Job{}, err
+	}
+	var bound time.Duration
+	if timeout > 0 {
+		bound = stopTimeout(header) + timeout
+	}
+	sctx, cancel := withTimeout(ctx, bound)
+	defer cancel()
+	_, err = c.do(sctx, http.MethodPost, api.PathStop, nil, api.StopRequest{ID: id}, &job)
 	return job, err
+}
+
+// stopTimeout reads the grace period a server announces in h, or returns
+// FallbackStopTimeout when it announces none it can be held to.
+func stopTimeout(h http.Header) time.Duration {
+	d, err := time.ParseDuration(h.Get(api.HeaderStopTimeout))
+	if err != nil || d <= 0 {
+		return FallbackStopTimeout
+	}
+	return d
+}
+
+// withTimeout is context.WithTimeout, except that a timeout of zero or less
+// adds no deadline.
+func withTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, timeout)
 }
 
 // Query returns job id.
 func (c *Client) Query(ctx context.Context, id int64) (api.Job, error) {
 	var job api.Job
-	err := c.do(ctx, http.MethodGet, api.PathQuery, url.Values{"id": {strconv.FormatInt(id, 10)}}, nil, &job)
+	_, err := c.do(ctx, http.MethodGet, api.PathQuery, url.Values{"id": {strconv.FormatInt(id, 10)}}, nil, &job)
 	return job, err
 }
 
 // List returns every job the caller may see, ordered by id.
 func (c *Client) List(ctx context.Context) ([]api.Job, error) {
 	var list api.JobList
-	err := c.do(ctx, http.MethodGet, api.PathQuery, nil, nil, &list)
+	_, err := c.do(ctx, http.MethodGet, api.PathQuery, nil, nil, &list)
 	return list.Jobs, err
 }
 
@@ -131,26 +181,31 @@ func (c *Client) Logs(ctx context.Context, id int64, follow bool) (io.ReadCloser
 	return resp.Body, nil
 }
 
-// do sends a request with an optional JSON body and decodes a JSON answer.
-func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+// do sends a request with an optional JSON body, decodes a JSON answer and
+// returns the answer's header.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) (http.Header, error) {
 	var body []byte
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	resp, err := c.send(ctx, method, path, q, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	// A list carries up to 64 KiB of output per job; the limit only guards
 	// against an answer that never ends.
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out); err != nil {
-		return fmt.Errorf("read the answer to %s %s: %w", method, path, err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			// The answer began but did not end in time.
+			err = transportError(c.server, err, true)
+		}
+		return nil, fmt.Errorf("read the answer to %s %s: %w", method, path, err)
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // send sends a request and returns a 200 response, or the error it stands
@@ -160,6 +215,13 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
+	// Whether the request got a connection tells a server that cannot be
+	// reached from one that is slow to answer; the transport may call
+	// GotConn on another goroutine.
+	var connected atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
+	})
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -171,12 +233,12 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	resp, err := c.http.Do(req)
 	if err != nil {
 		// The URL adds nothing a person needs: the address is in the
-		// classified error.
+		// wrapped error.
 		var urlErr *url.Error
 		if errors.As(err, &urlErr) {
 			err = urlErr.Err
 		}
-		return nil, classify(c.server, err)
+		return nil, transportError(c.server, err, connected.Load())
 	}
 	if resp.StatusCode == http.StatusOK {
 		return resp, nil

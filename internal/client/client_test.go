@@ -29,17 +29,28 @@ type env struct {
 	addr string
 }
 
-func newEnv(t *testing.T) *env {
+// Jobs the test server may run.
+var testJobs = map[string]string{
+	"echo.sh": "#!/bin/sh\nprintf '%s\\n' \"$@\"\n",
+	// ignore.sh ignores SIGTERM, so stopping it takes the grace period.
+	"ignore.sh": "#!/bin/sh\ntrap '' TERM\necho ignoring\nwhile :; do sleep 1; done\n",
+}
+
+// newEnv starts a server whose grace period between SIGTERM and SIGKILL is
+// grace (the worker's default if zero).
+func newEnv(t *testing.T, grace time.Duration) *env {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := pki.Generate(pki.GenerateOptions{Dir: dir, Users: []pki.UserSpec{{Name: "alice", Role: pki.RoleAdmin}, {Name: "bob", Role: pki.RoleUser}}}); err != nil {
 		t.Fatal(err)
 	}
 	jobs := t.TempDir()
-	if err := os.WriteFile(filepath.Join(jobs, "echo.sh"), []byte("#!/bin/sh\nprintf '%s\\n' \"$@\"\n"), 0o755); err != nil {
-		t.Fatal(err)
+	for name, script := range testJobs {
+		if err := os.WriteFile(filepath.Join(jobs, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	pool, err := worker.New(worker.Config{JobsDir: jobs, DataDir: t.TempDir()})
+	pool, err := worker.New(worker.Config{JobsDir: jobs, DataDir: t.TempDir(), StopTimeout: grace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +70,14 @@ func newEnv(t *testing.T) *env {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		server.New(server.Config{Pool: server.PoolOf(pool), TokenKey: pub, Log: zerolog.Nop()}).Serve(ctx, ln, tlsCfg)
+		server.New(server.Config{Pool: server.PoolOf(pool), TokenKey: pub, Log: zerolog.Nop(), StopTimeout: grace}).Serve(ctx, ln, tlsCfg)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
+		// A job that ignores SIGTERM is killed at once rather than after a
+		// grace period that may be long.
+		pool.Kill()
 		pool.Shutdown(context.Background())
 	})
 	return &env{dir: dir, addr: ln.Addr().String()}
@@ -71,6 +85,18 @@ func newEnv(t *testing.T) *env {
 
 // client returns a client for user, trusting caFile as the server CA.
 func (e *env) client(t *testing.T, user, server, caFile string) *Client {
+	t.Helper()
+	c, err := New(e.config(t, user, server, caFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// config is the configuration of a client for user, trusting caFile as the
+// server CA.
+func (e *env) config(t *testing.T, user, server, caFile string) Config {
 	t.Helper()
 	certPath, keyPath, tokenPath := pki.ClientFiles(user)
 	tlsCfg, err := pki.LoadClientTLS(filepath.Join(e.dir, certPath), filepath.Join(e.dir, keyPath), filepath.Join(e.dir, caFile))
@@ -81,18 +107,13 @@ func (e *env) client(t *testing.T, user, server, caFile string) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Server: server, TLS: tlsCfg, Token: strings.TrimSpace(string(token)), DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return Config{Server: server, TLS: tlsCfg, Token: strings.TrimSpace(string(token)), DialTimeout: 5 * time.Second}
 }
 
 func (e *env) port() string { return e.addr[strings.LastIndexByte(e.addr, ':')+1:] }
 
 func TestClientFlow(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, 0)
 	c := e.client(t, "alice", "localhost:"+e.port(), pki.ServerCACert)
 	ctx := context.Background()
 	job, err := c.Start(ctx, "echo.sh", []string{"a b", "--x"})
@@ -116,14 +137,14 @@ func TestClientFlow(t *testing.T) {
 	if err != nil || len(jobs) != 1 {
 		t.Errorf("List: %+v, %v", jobs, err)
 	}
-	job, err = c.Stop(ctx, job.ID)
+	job, err = c.Stop(ctx, job.ID, 5*time.Second)
 	if err != nil || job.Status != "finished" {
 		t.Errorf("Stop: %+v, %v", job, err)
 	}
 }
 
 func TestClientErrors(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, 0)
 	ctx := context.Background()
 	alice := e.client(t, "alice", "localhost:"+e.port(), pki.ServerCACert)
 	bob := e.client(t, "bob", "localhost:"+e.port(), pki.ServerCACert)

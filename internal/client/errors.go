@@ -30,8 +30,13 @@ var (
 
 // Sentinels for failures before any answer, saying which side is wrong.
 var (
-	// ErrUnreachable: no TCP connection to the server.
+	// ErrUnreachable: no connection to the server: the TCP connection or
+	// the TLS handshake failed, or did not complete in time.
 	ErrUnreachable = errors.New("server unreachable")
+	// ErrTimeout: the connection was made, but the answer did not come
+	// before the request's deadline. The server may be busy, or the
+	// deadline too short for what was asked.
+	ErrTimeout = errors.New("request timed out")
 	// ErrServerCertificate: the server's certificate is not signed by our
 	// server CA, or not valid for the name we dialed.
 	ErrServerCertificate = errors.New("server certificate not trusted")
@@ -92,9 +97,11 @@ func readError(resp *http.Response) error {
 	return e
 }
 
-// classify wraps a failure to reach the server or to complete the
-// handshake in the sentinel that says which side is wrong.
-func classify(server string, err error) error {
+// transportError wraps a failure to get an answer in the sentinel that says
+// which side is wrong. connected says whether the request had a connection
+// (a handshake completed): a deadline before that means the server could
+// not be reached, after it that the answer was late.
+func transportError(server string, err error, connected bool) error {
 	var hostErr x509.HostnameError
 	var authErr x509.UnknownAuthorityError
 	var invalidErr x509.CertificateInvalidError
@@ -114,8 +121,10 @@ func classify(server string, err error) error {
 		return fmt.Errorf("%w: %v", ErrClientRefused, opErr.Err)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return fmt.Errorf("%w: %s: %v", ErrUnreachable, server, opErr.Err)
+	case errors.Is(err, context.DeadlineExceeded) && connected:
+		return fmt.Errorf("%w: %s did not answer before the deadline", ErrTimeout, server)
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %s did not answer in time", ErrUnreachable, server)
+		return fmt.Errorf("%w: no connection to %s before the deadline (no TCP connection, or no TLS handshake)", ErrUnreachable, server)
 	}
 	return err
 }

@@ -1,0 +1,177 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/pki"
+)
+
+// silentListener accepts TCP connections and never says a word, as a port
+// that is not a TLS server may; it returns the address. Every connection is
+// closed when the test ends.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return // the listener is closed
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestHandshakeTimeoutIsUnreachable checks that a server which takes the
+// TCP connection but never completes the TLS handshake is unreachable, not
+// slow: the request never had a connection to be slow on.
+func TestHandshakeTimeoutIsUnreachable(t *testing.T) {
+	e := newEnv(t, 0)
+	addr := silentListener(t)
+	tests := []struct {
+		name        string
+		dialTimeout time.Duration // bounds the TCP connection and the handshake
+		deadline    time.Duration // of the request's context; none if zero
+	}{
+		{"the dial timeout ends the handshake", 200 * time.Millisecond, 0},
+		{"the request's deadline comes first", time.Minute, 200 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := e.config(t, "alice", addr, pki.ServerCACert)
+			cfg.DialTimeout = tc.dialTimeout
+			c, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			if tc.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tc.deadline)
+				defer cancel()
+			}
+			_, err = c.List(ctx)
+			if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrTimeout) {
+				t.Errorf("got %v, want ErrUnreachable", err)
+			}
+		})
+	}
+}
+
+// TestSlowAnswerIsTimeout checks that a real server which is up but answers
+// after the request's deadline gives ErrTimeout, not ErrUnreachable: here a
+// stop of a job that ignores SIGTERM, which takes the server's grace period
+// of a minute, under a context that allows far less.
+func TestSlowAnswerIsTimeout(t *testing.T) {
+	e := newEnv(t, time.Minute)
+	c := e.client(t, "alice", e.addr, pki.ServerCACert)
+	job := startIgnoring(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := c.Stop(ctx, job.ID, time.Second)
+	if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnreachable) {
+		t.Errorf("got %v, want ErrTimeout", err)
+	}
+}
+
+// startIgnoring starts ignore.sh and returns once it ignores SIGTERM, which
+// it says with its first line.
+func startIgnoring(t *testing.T, c *Client) api.Job {
+	t.Helper()
+	ctx := context.Background()
+	job, err := c.Start(ctx, "ignore.sh", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Logs(ctx, job.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "ignoring\n" {
+		t.Fatalf("ignore.sh said %q, %v", line, err)
+	}
+	return job
+}
+
+// TestStopWaitsForTheGracePeriod checks that Stop waits for the grace
+// period the server announces, on top of the request timeout: the job
+// ignores SIGTERM, so the answer comes only after the grace period, which
+// is longer than the timeout.
+func TestStopWaitsForTheGracePeriod(t *testing.T) {
+	const grace, timeout = 1500 * time.Millisecond, 750 * time.Millisecond
+	e := newEnv(t, grace)
+	c := e.client(t, "alice", e.addr, pki.ServerCACert)
+	job := startIgnoring(t, c)
+	job, err := c.Stop(context.Background(), job.ID, timeout)
+	if err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if job.Status != api.StatusStopped || job.ExitCode == nil || *job.ExitCode != 128+9 {
+		t.Errorf("Stop: status %s, exit code %v; want stopped by SIGKILL", job.Status, job.ExitCode)
+	}
+
+	// A job the caller may not see is refused before any wait.
+	bob := e.client(t, "bob", e.addr, pki.ServerCACert)
+	if _, err := bob.Stop(context.Background(), job.ID, timeout); !errors.Is(err, ErrNotFound) {
+		t.Errorf("bob stops alice's job: %v, want ErrNotFound", err)
+	}
+}
+
+func TestStopTimeoutHeader(t *testing.T) {
+	tests := []struct {
+		name   string
+		header []string // values of api.HeaderStopTimeout
+		want   time.Duration
+	}{
+		{"announced", []string{"10s"}, 10 * time.Second},
+		{"fractional", []string{"1.5s"}, 1500 * time.Millisecond},
+		{"missing: an older server", nil, FallbackStopTimeout},
+		{"empty", []string{""}, FallbackStopTimeout},
+		{"not a duration", []string{"ten seconds"}, FallbackStopTimeout},
+		{"a bare number", []string{"10"}, FallbackStopTimeout},
+		{"zero", []string{"0s"}, FallbackStopTimeout},
+		{"negative", []string{"-5s"}, FallbackStopTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tc.header {
+				h.Add(api.HeaderStopTimeout, v)
+			}
+			if got := stopTimeout(h); got != tc.want {
+				t.Errorf("stopTimeout(%q) = %v, want %v", tc.header, got, tc.want)
+			}
+		})
+	}
+}
