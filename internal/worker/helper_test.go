@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -199,6 +201,82 @@ func runHelper(args []string) int {
 			fmt.Println(e)
 		}
 		return 0
+	case "alloc": // allocate and touch n MiB, print "allocated", exit 0
+		n, _ := strconv.Atoi(args[0])
+		b := make([]byte, n<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		fmt.Println("allocated")
+		return 0
+	case "oom-child": // run "alloc n" as a child, wait for it, exit 0 whatever it did
+		c := exec.Command("/proc/self/exe")
+		c.Args = []string{helperName, "alloc", args[0]}
+		c.Stdout, c.Stderr = os.Stdout, os.Stderr
+		fmt.Println("child:", c.Run())
+		return 0
+	case "spin": // keep n threads busy for d, then print "spun"
+		n, _ := strconv.Atoi(args[0])
+		d, _ := time.ParseDuration(args[1])
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				for end := time.Now().Add(d); time.Now().Before(end); {
+				}
+			})
+		}
+		wg.Wait()
+		fmt.Println("spun")
+		return 0
+	case "fork-loop": // start n sleeping children, print how many started, exit
+		n, _ := strconv.Atoi(args[0])
+		started := 0
+		for range n {
+			c := exec.Command("/bin/sleep", "30")
+			if c.Start() == nil {
+				started++
+			}
+		}
+		fmt.Println("started", started)
+		return 0
+	case "setsid-child": // start a sleeper in a new session, print its pid and "ready", sleep
+		c := exec.Command("/proc/self/exe")
+		c.Args = []string{helperName, "sleep", "1h"}
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := c.Start(); err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		fmt.Println("pid", c.Process.Pid)
+		fmt.Println("ready")
+		time.Sleep(time.Hour)
+		return 0
+	case "daemon": // double fork: a child in a new session starts the sleeper, then exits
+		c := exec.Command("/proc/self/exe")
+		c.Args = []string{helperName, "escape"}
+		c.Stdout, c.Stderr = os.Stdout, os.Stderr
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := c.Run(); err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		fmt.Println("ready")
+		time.Sleep(time.Hour)
+		return 0
+	case "fork-cgroups": // fork a child at once; print both processes' cgroups
+		c := exec.Command("/bin/cat", "/proc/self/cgroup")
+		c.Stdout = prefixWriter("child ")
+		c.Stderr = os.Stderr
+		err := c.Run()
+		own, _ := os.ReadFile("/proc/self/cgroup")
+		for _, line := range strings.Split(strings.TrimSpace(string(own)), "\n") {
+			fmt.Println("main", line)
+		}
+		if err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		return 0
 	case "stdin": // report what stdin holds
 		b, err := io.ReadAll(os.Stdin)
 		fmt.Printf("stdin %d bytes err=%v\n", len(b), err)
@@ -215,6 +293,16 @@ func runHelper(args []string) int {
 }
 
 // startSelf starts this binary again as a helper with the given command.
+// prefixWriter writes each line it is given to stdout after prefix.
+type prefixWriter string
+
+func (p prefixWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		fmt.Println(string(p) + line)
+	}
+	return len(b), nil
+}
+
 func startSelf(cmd string, args ...string) error {
 	c := exec.Command("/proc/self/exe")
 	c.Args = append([]string{helperName, cmd}, args...)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/rw-project/rw/internal/cgroup"
 )
 
 // Status is the state of a job. A job moves from StatusStarting to
@@ -84,13 +86,8 @@ type Snapshot struct {
 	Usage Usage
 }
 
-// Usage is what a job used of its limits.
-type Usage struct {
-	// CPUSeconds is the CPU time used by all the job's processes.
-	CPUSeconds *float64
-	// MemoryPeakBytes is the most memory the job used at once.
-	MemoryPeakBytes *int64
-}
+// Usage is what a job used: CPU time and peak memory, read from its cgroup.
+type Usage = cgroup.Usage
 
 // job is the live state of one job. Fields below mu are guarded by it; the
 // others are set once before the job is published and never change.
@@ -113,6 +110,8 @@ type job struct {
 	exitCode *int
 	reason   Reason
 	message  string
+	group    *cgroup.Group // the job's cgroup, while it has one
+	usage    Usage         // kept when the cgroup is removed
 	pid      int
 	started  time.Time
 	ended    time.Time
@@ -129,6 +128,7 @@ func (j *job) snapshot() Snapshot {
 		Args:      slices.Clone(j.spec.Args),
 		Status:    j.status,
 		Reason:    j.reason,
+		Limits:    j.limits,
 		Error:     j.message,
 		PID:       j.pid,
 		CreatedAt: j.created,
@@ -141,6 +141,7 @@ func (j *job) snapshot() Snapshot {
 	}
 	j.mu.Unlock()
 	s.OutputSize, s.OutputTruncated = j.out.stat()
+	s.Usage = j.currentUsage()
 	return s
 }
 

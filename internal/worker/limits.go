@@ -4,23 +4,13 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/rw-project/rw/internal/cgroup"
 )
 
-// Limits bound what a job may use. A zero field is unlimited.
-type Limits struct {
-	// MemoryBytes caps the job's memory, page cache included; past it the
-	// kernel reclaims, then OOM-kills inside the job.
-	MemoryBytes int64
-	// CPUs is the CPU time the job may use per unit of wall time: 0.5 is
-	// half of one CPU, 2 is two whole CPUs.
-	CPUs float64
-	// Pids caps the processes and threads of the job at once.
-	Pids int64
-	// IOReadBytesPerSec and IOWriteBytesPerSec throttle the job's block
-	// IO on the devices the server throttles.
-	IOReadBytesPerSec  int64
-	IOWriteBytesPerSec int64
-}
+// Limits bound what a job may use; a zero field is unlimited. They are the
+// cgroup package's, since a job's cgroup is what holds them.
+type Limits = cgroup.Limits
 
 // LimitsRequest is what a start request asks for; a nil field takes the
 // pool's default.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rw-project/rw/internal/cgroup"
 )
 
 // Defaults for the zero values of Config.
@@ -52,6 +54,11 @@ type Config struct {
 	// can hold the output open that long; what it writes later is lost, so
 	// it cannot keep the job, or Shutdown, from ending.
 	DrainTimeout time.Duration
+	// Cgroups, if set and not in cgroup.ModeNone, puts every job in a
+	// cgroup of its own: limits are enforced, stop and the end of a job
+	// kill everything in it, usage is read from it. The caller opens it
+	// and closes it after Shutdown.
+	Cgroups *cgroup.Manager
 	// DefaultLimits are the limits of a job that does not ask for its own;
 	// MaxLimits caps what a job may ask for (a zero field: no cap). Both
 	// apply only where the pool has cgroups; CheckLimits validates them.
@@ -62,6 +69,10 @@ type Config struct {
 	// OnChange, if set, is called after each change of a job's status. It is
 	// called from the pool's goroutines and must not block.
 	OnChange func(Snapshot)
+	// OnError, if set, is told of what went wrong without ending a job (a
+	// cgroup that could not be removed, say), with the job's id. It is
+	// called from the pool's goroutines and must not block.
+	OnError func(id int64, err error)
 }
 
 // Pool runs jobs on a fixed number of workers. Its methods are safe for

@@ -40,6 +40,11 @@ type ending struct {
 	// state and waitErr are what Wait returned for the job's process.
 	state   *os.ProcessState
 	waitErr error
+	// oomKilled says the kernel's OOM killer killed a process of the job,
+	// the leader or another, inside the job's memory limit.
+	oomKilled bool
+	// memoryLimit is the limit the OOM killer enforced, for the message.
+	memoryLimit int64
 }
 
 // record decides j's final status from how it ended and records it. It is
@@ -68,6 +73,13 @@ func (e ending) outcome() (Status, *int, Reason, string) {
 		return StatusStopped, code, ReasonStopped, "stopped on request"
 	case killedAfterGrace:
 		return StatusStopped, code, ReasonStopped, "stopped on request: killed with SIGKILL"
+	}
+	if e.oomKilled {
+		// Also when the leader exited 0: a job that lost a process to the
+		// OOM killer did not do all its work. The exit code stays the
+		// leader's, 137 when it was the one killed.
+		return StatusFailed, code, ReasonOOMKilled,
+			fmt.Sprintf("the kernel's OOM killer killed a process of the job at its memory limit of %d bytes", e.memoryLimit)
 	}
 	return status, code, reason, message
 }

@@ -28,15 +28,16 @@ func (p *Pool) run(j *job) {
 		p.record(j, *early)
 		return
 	}
-	cmd, err := p.spawn(j, l)
+	cmd, group, err := p.spawn(j, l)
 	if err != nil {
 		p.record(j, ending{startErr: err})
 		return
 	}
 	p.markRunning(j, cmd.Process.Pid)
 	copied := copyOutput(j.out, l.pipe, l.spool)
-	end := p.supervise(j, cmd)
+	end := p.supervise(j, cmd, group)
 	p.drain(l.pipe, copied)
+	p.releaseGroup(j, group, &end)
 	p.record(j, end)
 }
 

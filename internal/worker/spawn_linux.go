@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/rw-project/rw/internal/cgroup"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -15,18 +17,18 @@ import (
 // starts it, which placing the job in a cgroup will wrap. Once the process
 // holds its own copies of the files it was given, spawn closes ours; if it
 // could not start, it closes the rest of l too.
-func (p *Pool) spawn(j *job, l *launch) (*exec.Cmd, error) {
+func (p *Pool) spawn(j *job, l *launch) (*exec.Cmd, *cgroup.Group, error) {
 	cmd := p.command(j, l.exe, l.out)
-	err := cmd.Start()
+	group, err := p.startInGroup(j, cmd)
 	// Our copy of the write end would keep the pipe open after the job ends.
 	l.out.Close()
 	l.exe.Close()
 	if err != nil {
 		l.pipe.Close()
 		l.spool.Close()
-		return nil, fmt.Errorf("could not start: %w", err)
+		return nil, nil, fmt.Errorf("could not start: %w", err)
 	}
-	return cmd, nil
+	return cmd, group, nil
 }
 
 // command builds, without starting it, the process that runs job j: what it

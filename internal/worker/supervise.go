@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/rw-project/rw/internal/cgroup"
 )
 
 // stopCause says why a job was made to end, if it was. A time limit will add
@@ -34,25 +36,28 @@ const (
 // last kill: as long as it is a zombie its pid, which is also the group id,
 // cannot be reused, so signalling the group never hits an unrelated process.
 // Killing the job's whole cgroup will join the group kill here.
-func (p *Pool) supervise(j *job, cmd *exec.Cmd) ending {
+func (p *Pool) supervise(j *job, cmd *exec.Cmd, group *cgroup.Group) ending {
 	pid := cmd.Process.Pid
 	exited := watchExit(pid)
 	stop := notStopped
 	select {
 	case <-exited:
 	case <-j.stopc:
-		stop = p.stopGroup(pid, exited)
+		stop = p.stopGroup(pid, exited, func() { p.killGroup(j, group) })
 	}
-	// The leader is gone; what is left of its group goes with it.
+	// The leader is gone; what is left of its group goes with it, and of
+	// its cgroup too: processes that left the group (setsid) included.
 	signalGroup(pid, syscall.SIGKILL)
+	p.killGroup(j, group)
 	err := cmd.Wait()
 	return ending{stop: stop, state: cmd.ProcessState, waitErr: err}
 }
 
 // stopGroup sends SIGTERM to the group led by pid, waits the stop timeout
-// for the leader to exit, or less if the pool is killed, then sends SIGKILL.
-// It returns once the leader has exited, with the way it was made to.
-func (p *Pool) stopGroup(pid int, exited <-chan struct{}) stopCause {
+// for the leader to exit, or less if the pool is killed, then sends SIGKILL
+// to the group and calls kill, which kills the job's cgroup. It returns
+// once the leader has exited, with the way it was made to.
+func (p *Pool) stopGroup(pid int, exited <-chan struct{}, kill func()) stopCause {
 	signalGroup(pid, syscall.SIGTERM)
 	grace := time.NewTimer(p.cfg.StopTimeout)
 	defer grace.Stop()
@@ -63,6 +68,7 @@ func (p *Pool) stopGroup(pid int, exited <-chan struct{}) stopCause {
 	case <-p.killc:
 	}
 	signalGroup(pid, syscall.SIGKILL)
+	kill()
 	<-exited
 	return killedAfterGrace
 }
