@@ -30,7 +30,7 @@ EXAMPLES:
    rw ls --json | jq '.jobs[] | select(.status == "failed") | .id'`,
 		Flags: append(connectionFlags(),
 			&ucli.BoolFlag{Name: "json", Usage: "print the API's JSON"},
-			&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with owner, command, exit code and times"},
+			&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with owner, command, exit code, times, CPU time and peak memory"},
 		),
 		Action: lsAction,
 	}
@@ -61,10 +61,11 @@ func lsAction(c *ucli.Context) error {
 		return enc.Encode(api.JobList{Jobs: jobs})
 	case c.Bool("long"):
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSTATUS\tEXIT\tOWNER\tCREATED\tENDED\tCOMMAND\tOUTPUT")
+		fmt.Fprintln(tw, "ID\tSTATUS\tEXIT\tOWNER\tCREATED\tENDED\tCPU\tMEM PEAK\tCOMMAND\tOUTPUT")
 		for _, j := range jobs {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, exitText(j.ExitCode), j.Owner,
-				timeText(&j.CreatedAt), timeText(j.EndedAt), commandText(j), outputText(j.Output, j.OutputTruncated, 40))
+			cpu, mem := usageText(j.Usage)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, exitText(j.ExitCode), j.Owner,
+				timeText(&j.CreatedAt), timeText(j.EndedAt), cpu, mem, commandText(j), outputText(j.Output, j.OutputTruncated, 40))
 		}
 		return tw.Flush()
 	}
@@ -145,6 +146,36 @@ func escape(s string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// usageText shows the CPU time and peak memory of a job, "-" for what the
+// server cannot tell.
+func usageText(u *api.Usage) (cpu, mem string) {
+	cpu, mem = "-", "-"
+	if u == nil {
+		return
+	}
+	if u.CPUSeconds != nil {
+		cpu = fmt.Sprintf("%.2fs", *u.CPUSeconds)
+	}
+	if u.MemoryPeakBytes != nil {
+		mem = sizeText(*u.MemoryPeakBytes)
+	}
+	return
+}
+
+// sizeText shows a byte count in the largest binary unit that keeps it
+// at 1 or more, as --max-output takes them.
+func sizeText(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size {
+			return fmt.Sprintf("%.1f%s", float64(n)/float64(u.size), u.name)
+		}
+	}
+	return fmt.Sprintf("%dB", n)
 }
 
 func exitText(code *int) string {

@@ -23,7 +23,7 @@ func runCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "run",
 		Usage: "start a job, stream its output and exit with its exit code",
-		UsageText: `rw run PATH [ARGS...]
+		UsageText: `rw run [--memory SIZE] [--cpus N] [--pids N] [--io-read RATE] [--io-write RATE] PATH [ARGS...]
 
    Like 'ssh host cmd' or 'docker run': starts the job, writes its output to
    stdout as it comes, and exits with the job's exit code. The first Ctrl-C
@@ -33,8 +33,9 @@ func runCommand() *ucli.Command {
 
 EXAMPLES:
    rw run add.exe 8 10
-   rw run backup.sh --full && echo done`,
-		Flags:  connectionFlags(),
+   rw run backup.sh --full && echo done
+   rw run --memory 64MiB --pids 32 add.exe 1 2`,
+		Flags:  append(connectionFlags(), requestLimitFlags()...),
 		Action: runAction,
 	}
 }
@@ -42,6 +43,10 @@ EXAMPLES:
 func runAction(c *ucli.Context) error {
 	if c.NArg() < 1 {
 		return usagef("run needs the PATH of an executable in the server's jobs directory")
+	}
+	limits, err := requestLimits(c)
+	if err != nil {
+		return err
 	}
 	// The requests below have contexts of their own: see the signals.
 	conn, _, cleanup, err := newClient(c)
@@ -60,7 +65,7 @@ func runAction(c *ucli.Context) error {
 	defer leave()
 
 	startCtx, cancel := conn.bounded(ctx)
-	job, err := conn.Start(startCtx, c.Args().First(), c.Args().Tail())
+	job, err := conn.Start(startCtx, c.Args().First(), c.Args().Tail(), limits)
 	cancel()
 	if err != nil {
 		return explain(conn, err)

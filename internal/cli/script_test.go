@@ -1,14 +1,21 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -77,11 +84,26 @@ func TestScripts(t *testing.T) {
 				}
 				env.Setenv(name, strconv.Itoa(port))
 			}
+			// Each script's servers keep their job cgroups under a parent
+			// of their own: scripts run side by side, and a server cleans
+			// up the job cgroups it finds in its parent at start.
+			var b [6]byte
+			rand.Read(b[:])
+			parent := "rwtest-" + hex.EncodeToString(b[:])
+			env.Setenv("RW_CGROUP_PARENT", parent)
+			env.Defer(func() { removeCgroupParent(env.T(), parent) })
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitport": waitPort,
 			"waitls":   waitLs,
+			"pidgone":  pidGone,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
 }
@@ -139,4 +161,81 @@ func waitPort(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// pidGone checks that the process whose pid FILE holds is dead (gone, or
+// a zombie that only waits to be reaped), waiting up to ten seconds for it.
+func pidGone(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: pidgone FILE")
+	}
+	pid := strings.TrimSpace(ts.ReadFile(args[0]))
+	if _, err := strconv.Atoi(pid); err != nil {
+		ts.Fatalf("%s holds %q, not a pid", args[0], pid)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stat, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			return
+		}
+		// The state follows the command name in parentheses.
+		if rest := string(stat[bytes.LastIndexByte(stat, ')')+1:]); strings.HasPrefix(strings.TrimSpace(rest), "Z") {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("process %s is still alive", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// removeCgroupParent removes what a script's servers left of the cgroup
+// parent named parent: a parent a server found already there (made by the
+// script's previous server) stays after it stops, and a script that fails
+// midway can leave jobs running. Their processes are killed first.
+func removeCgroupParent(t testscript.T, parent string) {
+	var dirs []string
+	_ = filepath.WalkDir("/sys/fs/cgroup", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if d.Name() == parent {
+			dirs = append(dirs, path)
+			return filepath.SkipDir
+		}
+		if strings.Count(path, "/") > 8 {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	for _, dir := range dirs {
+		// cgroup.kill, where there is one, kills every process below.
+		_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+	}
+	for _, dir := range dirs {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			jobs, _ := filepath.Glob(filepath.Join(dir, "rw-*"))
+			err := errors.Join(removeAll(jobs), os.Remove(dir))
+			if err == nil || errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Log(fmt.Sprintf("cannot remove the cgroup %s: %v", dir, err))
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func removeAll(dirs []string) error {
+	var errs []error
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rw-project/rw/internal/cgroup"
+
 	"github.com/rs/zerolog"
 	"github.com/rw-project/rw/internal/server"
 	"github.com/rw-project/rw/internal/worker"
@@ -33,7 +35,7 @@ func serveCommand() *ucli.Command {
 EXAMPLES:
    rw gen-certs --user alice:admin && rw serve --jobs-dir testdata/jobs
    rw serve --addr 0.0.0.0:3000 --pki /etc/rw/pki --jobs-dir /srv/jobs --workers 8`,
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "addr", Value: "localhost:3000", EnvVars: []string{"RW_ADDR"}, Usage: "address to listen on"},
 			pkiDirFlag("pki"),
 			&ucli.StringFlag{Name: "jobs-dir", Value: "jobs", EnvVars: []string{"RW_JOBS_DIR"}, Usage: "directory of the executables jobs may run"},
@@ -42,9 +44,12 @@ EXAMPLES:
 			&ucli.IntFlag{Name: "queue", Value: worker.DefaultQueueSize, EnvVars: []string{"RW_QUEUE"}, Usage: "jobs that may wait for a worker"},
 			&ucli.DurationFlag{Name: "stop-timeout", Value: worker.DefaultStopTimeout, EnvVars: []string{"RW_STOP_TIMEOUT"}, Usage: "grace period between SIGTERM and SIGKILL"},
 			&ucli.StringFlag{Name: "max-output", Value: "64MiB", EnvVars: []string{"RW_MAX_OUTPUT"}, Usage: "output kept per job (bytes, or with KiB, MiB, GiB)"},
+			&ucli.StringFlag{Name: "cgroups", Value: string(server.CgroupsAuto), EnvVars: []string{"RW_CGROUPS"}, Usage: "run jobs in cgroups: auto (where the host allows), required (refuse to start without), or off"},
+			&ucli.StringFlag{Name: "cgroup-parent", Value: "rw", EnvVars: []string{"RW_CGROUP_PARENT"}, Usage: "name of the cgroup, under the server's own, that holds the job cgroups"},
+			&ucli.StringSliceFlag{Name: "job-io-devices", EnvVars: []string{"RW_JOB_IO_DEVICES"}, Usage: "block devices IO limits throttle, as MAJ:MIN or a name like vda (default: every non-virtual disk)"},
 			&ucli.StringFlag{Name: "log-format", EnvVars: []string{"RW_LOG_FORMAT"}, Usage: "json or console (default: console when stderr is a terminal, else json)"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"RW_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
-		},
+		}, serverLimitFlags()...),
 		Action: serve,
 	}
 }
@@ -92,6 +97,16 @@ func serve(c *ucli.Context) error {
 	if err != nil || !jobsInfo.IsDir() {
 		return withHint(fmt.Errorf("jobs directory %s does not exist or is not a directory", jobsDir), "create it and put the executables jobs may run in it, or pass --jobs-dir")
 	}
+	defaults, maxima, err := serverLimits(c)
+	if err != nil {
+		return err
+	}
+	policy := server.CgroupPolicy(c.String("cgroups"))
+	switch policy {
+	case server.CgroupsAuto, server.CgroupsRequired, server.CgroupsOff:
+	default:
+		return usagef("--cgroups %q: use auto, required or off", policy)
+	}
 	warnPermissions(logger, dir, jobsDir, jobsInfo)
 
 	sigs := make(chan os.Signal, 2)
@@ -102,13 +117,17 @@ func serve(c *ucli.Context) error {
 		TLS:      tlsCfg,
 		TokenKey: tokenKey,
 		Pool: worker.Config{
-			JobsDir:     jobsDir,
-			DataDir:     c.String("data-dir"),
-			Workers:     c.Int("workers"),
-			QueueSize:   c.Int("queue"),
-			StopTimeout: c.Duration("stop-timeout"),
-			MaxOutput:   maxOutput,
+			JobsDir:       jobsDir,
+			DataDir:       c.String("data-dir"),
+			Workers:       c.Int("workers"),
+			QueueSize:     c.Int("queue"),
+			StopTimeout:   c.Duration("stop-timeout"),
+			MaxOutput:     maxOutput,
+			DefaultLimits: defaults,
+			MaxLimits:     maxima,
 		},
+		Cgroups: policy,
+		Cgroup:  cgroup.Config{Parent: c.String("cgroup-parent"), IODevices: c.StringSlice("job-io-devices")},
 		Log:     logger,
 		Signals: sigs,
 	})
@@ -117,6 +136,8 @@ func serve(c *ucli.Context) error {
 		return withHint(err, "choose another --addr, or stop what listens on %s", c.String("addr"))
 	case errors.Is(err, server.ErrPool):
 		return withHint(err, "check --jobs-dir and --data-dir")
+	case errors.Is(err, server.ErrCgroups):
+		return withHint(err, "run rw serve as root on a host with a writable cgroup filesystem (under systemd: Delegate=yes), check --cgroup-parent and --job-io-devices, or pass --cgroups auto to run without limits")
 	}
 	return err
 }
@@ -156,8 +177,18 @@ func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
 
-// parseSize reads a byte count with an optional binary unit.
+// parseSize reads a positive byte count with an optional binary unit.
 func parseSize(s string) (int64, error) {
+	n, err := parseBytes(s)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%q is not a size: use a positive number of bytes, or KiB, MiB, GiB", s)
+	}
+	return n, err
+}
+
+// parseBytes reads a byte count, 0 included, with an optional binary unit:
+// 512MiB, 64KiB, 1GiB, 100B or 100.
+func parseBytes(s string) (int64, error) {
 	units := []struct {
 		suffix string
 		mult   int64
@@ -168,10 +199,10 @@ func parseSize(s string) (int64, error) {
 			continue
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
-		if err != nil || n <= 0 || n > (1<<62)/u.mult {
+		if err != nil || n < 0 || n > (1<<62)/u.mult {
 			break
 		}
 		return n * u.mult, nil
 	}
-	return 0, fmt.Errorf("%q is not a size: use a positive number of bytes, or KiB, MiB, GiB", s)
+	return 0, fmt.Errorf("%q is not a size: use a number of bytes, or KiB, MiB, GiB", s)
 }

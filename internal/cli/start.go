@@ -10,19 +10,23 @@ func startCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "start",
 		Usage: "start a job and print its id",
-		UsageText: `rw start PATH [ARGS...]
+		UsageText: `rw start [--memory SIZE] [--cpus N] [--pids N] [--io-read RATE] [--io-write RATE] PATH [ARGS...]
 
    PATH is relative to the server's jobs directory. Everything after PATH
    reaches the job as it is, strings, without a shell, even words that look
    like flags (and a --, which is passed on too). rw's own flags go before
    PATH; put -- before a PATH that starts with '-'. Prints only the id, so
-   that id=$(rw start ...) works.
+   that id=$(rw start ...) works. The limit flags cap what the job may use
+   (sizes and rates in bytes, or with KiB, MiB, GiB; 0 for no limit); what
+   is not given takes the server's default, and the server refuses what is
+   over its maxima. Limits need a server with cgroups.
 
 EXAMPLES:
    rw start add.exe 8 10
    id=$(rw start build.sh --verbose) && rw logs -f "$id"
-   rw start --user bob add.exe -5 7`,
-		Flags:  connectionFlags(),
+   rw start --user bob add.exe -5 7
+   rw start --memory 256MiB --cpus 0.5 --pids 64 add.exe 1 2`,
+		Flags:  append(connectionFlags(), requestLimitFlags()...),
 		Action: startAction,
 	}
 }
@@ -31,12 +35,16 @@ func startAction(c *ucli.Context) error {
 	if c.NArg() < 1 {
 		return usagef("start needs the PATH of an executable in the server's jobs directory")
 	}
+	limits, err := requestLimits(c)
+	if err != nil {
+		return err
+	}
 	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	job, err := conn.Start(ctx, c.Args().First(), c.Args().Tail())
+	job, err := conn.Start(ctx, c.Args().First(), c.Args().Tail(), limits)
 	if err != nil {
 		return explain(conn, err)
 	}

@@ -86,9 +86,10 @@ func (c *Client) Close() {
 	c.http.CloseIdleConnections()
 }
 
-// Start starts path with args and returns the new job.
-func (c *Client) Start(ctx context.Context, path string, args []string) (api.Job, error) {
-	req := api.StartRequest{FilePath: path, Args: make([]api.Arg, len(args))}
+// Start starts path with args and returns the new job. limits, if not nil,
+// are the job's own limits; the server's defaults fill in the rest.
+func (c *Client) Start(ctx context.Context, path string, args []string, limits *api.LimitsRequest) (api.Job, error) {
+	req := api.StartRequest{FilePath: path, Args: make([]api.Arg, len(args)), Limits: limits}
 	for i, a := range args {
 		req.Args[i] = api.Arg(a)
 	}

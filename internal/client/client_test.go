@@ -116,7 +116,7 @@ func TestClientFlow(t *testing.T) {
 	e := newEnv(t, 0)
 	c := e.client(t, "alice", "localhost:"+e.port(), pki.ServerCACert)
 	ctx := context.Background()
-	job, err := c.Start(ctx, "echo.sh", []string{"a b", "--x"})
+	job, err := c.Start(ctx, "echo.sh", []string{"a b", "--x"}, nil)
 	if err != nil || job.ID != 1 {
 		t.Fatalf("Start: %+v, %v", job, err)
 	}
@@ -148,7 +148,7 @@ func TestClientErrors(t *testing.T) {
 	ctx := context.Background()
 	alice := e.client(t, "alice", "localhost:"+e.port(), pki.ServerCACert)
 	bob := e.client(t, "bob", "localhost:"+e.port(), pki.ServerCACert)
-	if _, err := alice.Start(ctx, "echo.sh", nil); err != nil {
+	if _, err := alice.Start(ctx, "echo.sh", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -157,10 +157,10 @@ func TestClientErrors(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) || !errors.As(err, &apiErr) || !strings.Contains(apiErr.Message, "no job 1") {
 		t.Errorf("bob queries alice's job: %v", err)
 	}
-	if _, err := alice.Start(ctx, "missing.sh", nil); !errors.Is(err, ErrNotFound) {
+	if _, err := alice.Start(ctx, "missing.sh", nil, nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("start missing: %v", err)
 	}
-	if _, err := alice.Start(ctx, "../x", nil); !errors.Is(err, ErrUnprocessable) {
+	if _, err := alice.Start(ctx, "../x", nil, nil); !errors.Is(err, ErrUnprocessable) {
 		t.Errorf("start outside: %v", err)
 	}
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rw-project/rw/internal/cgroup"
+
 	"github.com/rs/zerolog"
 	"github.com/rw-project/rw/internal/worker"
 )
@@ -23,6 +25,23 @@ var (
 	// ErrPool means the worker pool could not be created from its
 	// configuration (jobs or data directory).
 	ErrPool = errors.New("cannot start the worker pool")
+	// ErrCgroups means cgroups were required and cannot be had, or their
+	// configuration is wrong.
+	ErrCgroups = errors.New("cannot use cgroups")
+)
+
+// CgroupPolicy says whether jobs run in cgroups.
+type CgroupPolicy string
+
+// The cgroup policies. The zero value is CgroupsOff.
+const (
+	// CgroupsAuto uses cgroups where the host allows it, and warns that
+	// limits are off where it does not.
+	CgroupsAuto CgroupPolicy = "auto"
+	// CgroupsRequired refuses to start without working cgroups.
+	CgroupsRequired CgroupPolicy = "required"
+	// CgroupsOff never uses them: jobs are process groups only.
+	CgroupsOff CgroupPolicy = "off"
 )
 
 // RunConfig is what a whole rw server needs: where to listen, how to
@@ -42,6 +61,10 @@ type RunConfig struct {
 	// WriteTimeout bounds writing a whole response other than a log
 	// stream; the grace period plus 30 seconds if zero.
 	WriteTimeout time.Duration
+	// Cgroups says whether jobs run in cgroups, and Cgroup how to lay them
+	// out. The zero value leaves cgroups off.
+	Cgroups CgroupPolicy
+	Cgroup  cgroup.Config
 	// Signals, if set, delivers the process's SIGINT and SIGTERM: the first
 	// begins the shutdown (as the end of ctx does), the second makes the
 	// pool kill its jobs at once instead of waiting out the grace period.
@@ -74,6 +97,21 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if cfg.Pool.OnChange == nil {
 		cfg.Pool.OnChange = logTransition(log)
 	}
+	if cfg.Pool.OnError == nil {
+		cfg.Pool.OnError = func(id int64, err error) { log.Warn().Int64("job", id).Err(err).Msg("job") }
+	}
+	cgroups, err := openCgroups(cfg.Cgroups, cfg.Cgroup, log)
+	if err != nil {
+		return err
+	}
+	if cgroups != nil {
+		defer func() {
+			if err := cgroups.Close(); err != nil {
+				log.Warn().Err(err).Msg("remove the cgroup parent")
+			}
+		}()
+	}
+	cfg.Pool.Cgroups = cgroups
 	pool, err := worker.New(cfg.Pool)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrPool, err)
@@ -111,6 +149,45 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// openCgroups opens the job cgroups as policy says, logs the mode in one
+// line, and kills and removes what a server that died left behind. It
+// returns nil where jobs run without cgroups.
+func openCgroups(policy CgroupPolicy, cfg cgroup.Config, log zerolog.Logger) (*cgroup.Manager, error) {
+	switch policy {
+	case "", CgroupsOff:
+		log.Warn().Str("cgroups", "off").Msg("cgroups are off: jobs are process groups only, with no limits, and a job that leaves its group escapes stop")
+		return nil, nil
+	case CgroupsAuto, CgroupsRequired:
+	default:
+		return nil, fmt.Errorf("%w: unknown policy %q: use auto, required or off", ErrCgroups, policy)
+	}
+	m, err := cgroup.Open(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCgroups, err)
+	}
+	if m.Mode() == cgroup.ModeNone {
+		if policy == CgroupsRequired {
+			return nil, fmt.Errorf("%w: %s", ErrCgroups, m.Reason())
+		}
+		log.Warn().Str("cgroups", string(m.Mode())).Str("why", m.Reason()).
+			Msg("no usable cgroups: jobs are process groups only, with no limits, and a job that leaves its group escapes stop")
+		return nil, nil
+	}
+	e := log.Info().Str("cgroups", string(m.Mode()))
+	if r := m.Reason(); r != "" {
+		e = e.Str("note", r)
+	}
+	e.Msg("jobs run in cgroups")
+	killed, removed, err := m.Cleanup()
+	if err != nil {
+		log.Warn().Err(err).Msg("clean up the job cgroups of an earlier server")
+	}
+	if killed > 0 || removed > 0 {
+		log.Warn().Int("killed", killed).Int("removed", removed).Msg("cleaned up the job cgroups an earlier server left: its processes are gone")
+	}
+	return m, nil
 }
 
 // watchSignals ends serving on the first signal and kills the pool's jobs

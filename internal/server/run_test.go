@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/rw-project/rw/internal/cgroup"
 	"github.com/rw-project/rw/internal/server"
 	"github.com/rw-project/rw/internal/testenv"
 	"github.com/rw-project/rw/internal/worker"
@@ -33,6 +34,14 @@ func TestRunRefusesBadConfiguration(t *testing.T) {
 		{"address in use", server.RunConfig{Addr: busy.Addr().String(), Pool: worker.Config{JobsDir: jobs}}, server.ErrListen},
 		{"invalid address", server.RunConfig{Addr: "127.0.0.1:3000x", Pool: worker.Config{JobsDir: jobs}}, server.ErrListen},
 		{"no jobs directory", server.RunConfig{Addr: "127.0.0.1:0", Pool: worker.Config{JobsDir: filepath.Join(t.TempDir(), "none")}}, server.ErrPool},
+		// A root with no cgroup filesystem in it stands for a host without
+		// cgroups, whoever runs the test.
+		{"cgroups required on a host without", server.RunConfig{Addr: "127.0.0.1:0", Pool: worker.Config{JobsDir: jobs},
+			Cgroups: server.CgroupsRequired, Cgroup: cgroup.Config{Root: t.TempDir()}}, server.ErrCgroups},
+		{"a cgroup parent that is a path", server.RunConfig{Addr: "127.0.0.1:0", Pool: worker.Config{JobsDir: jobs},
+			Cgroups: server.CgroupsAuto, Cgroup: cgroup.Config{Parent: "../up"}}, server.ErrCgroups},
+		{"an unknown cgroup policy", server.RunConfig{Addr: "127.0.0.1:0", Pool: worker.Config{JobsDir: jobs},
+			Cgroups: "sometimes"}, server.ErrCgroups},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
