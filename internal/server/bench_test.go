@@ -5,10 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/rw-project/rw/internal/server"
 	"github.com/rw-project/rw/internal/testenv"
 	"github.com/rw-project/rw/internal/worker"
 )
@@ -113,4 +118,57 @@ func BenchmarkLogsStream(b *testing.B) {
 			b.Fatalf("streamed %d bytes, %v", n, err)
 		}
 	}
+}
+
+// BenchmarkJobRate measures jobs started through the API and run to their
+// end, per job, with 8 clients sending POST /start over keep-alive mTLS:
+// plainly, and (as root, where the host has them) with every job in a
+// cgroup of its own. BenchmarkSpawnFloor runs the same child from a bare Go
+// loop with as many goroutines as the pool has workers: the ratio of the
+// two is what rw costs per job.
+func BenchmarkJobRate(b *testing.B) {
+	for _, policy := range []server.CgroupPolicy{server.CgroupsOff, server.CgroupsRequired} {
+		b.Run("cgroups="+string(policy), func(b *testing.B) {
+			if policy == server.CgroupsRequired && os.Geteuid() != 0 {
+				b.Skip("cgroups need root")
+			}
+			s := testenv.Serve(b, worker.Config{QueueSize: 1 << 20}, func(c *server.RunConfig) {
+				c.Cgroups = policy
+				c.Cgroup.Parent = fmt.Sprintf("rwbench-%d", os.Getpid())
+			})
+			token := "Bearer " + s.IDs["alice"].Token
+			var last atomic.Int64
+			benchClients(b, s, 8, func() *http.Request {
+				req, _ := http.NewRequest("POST", "https://"+s.Addr+"/start", strings.NewReader(`{"filePath": "add.exe", "args": [8, 10]}`))
+				req.Header.Set("Authorization", token)
+				return req
+			})
+			// Every job started, the last id included, has ended: ids
+			// are given in order, and the pool runs them in order.
+			last.Store(int64(b.N) + 8)
+			for id := int64(1); id <= last.Load(); id++ {
+				s.Wait(b, id)
+			}
+		})
+	}
+}
+
+func BenchmarkSpawnFloor(b *testing.B) {
+	add := filepath.Join(testenv.JobsDir(b), "add.exe")
+	work := make(chan struct{})
+	var wg sync.WaitGroup
+	for range worker.DefaultWorkers {
+		wg.Go(func() {
+			for range work {
+				if err := exec.Command(add, "8", "10").Run(); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	for b.Loop() {
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
 }

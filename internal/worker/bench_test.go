@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strconv"
 	"testing"
@@ -9,23 +10,35 @@ import (
 )
 
 // BenchmarkStartToRunning measures the time from Start to the moment the
-// job's process runs, for a trivial job, on an idle pool.
+// job's process runs, for a trivial job, on an idle pool: plainly, and
+// (as root, where the host has them) with the job placed in a cgroup of its
+// own with limits, which is what the cgroup path adds per job.
 func BenchmarkStartToRunning(b *testing.B) {
-	running := make(chan int64, 1)
-	p := newPool(b, Config{OnChange: func(s Snapshot) {
-		if s.Status == StatusRunning {
-			running <- s.ID
-		}
-	}})
-	for b.Loop() {
-		id, err := p.Start(Spec{Path: helperName, Args: []string{"exit", "0"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		<-running
-		b.StopTimer()
-		wait(b, p, id)
-		b.StartTimer()
+	for _, withCgroups := range []bool{false, true} {
+		b.Run(fmt.Sprintf("cgroups=%v", withCgroups), func(b *testing.B) {
+			running := make(chan int64, 1)
+			cfg := Config{OnChange: func(s Snapshot) {
+				if s.Status == StatusRunning {
+					running <- s.ID
+				}
+			}}
+			var p *Pool
+			if withCgroups {
+				p = cgroupPool(b, cfg)
+			} else {
+				p = newPool(b, cfg)
+			}
+			for b.Loop() {
+				id, err := p.Start(Spec{Path: helperName, Args: []string{"exit", "0"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				<-running
+				b.StopTimer()
+				wait(b, p, id)
+				b.StartTimer()
+			}
+		})
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 // cgroupPool starts a pool whose jobs run in cgroups under a parent of the
 // test's own, or skips the test where this host or user cannot have them.
 // Every test here runs its jobs under limits of their own.
-func cgroupPool(t *testing.T, cfg Config) *Pool {
+func cgroupPool(t testing.TB, cfg Config) *Pool {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("cgroups need root: run the tests as root to check containment")
