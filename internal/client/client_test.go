@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-	"github.com/rw-project/rw/internal/server"
+	"github.com/rw-project/rw/internal/testenv"
 	"github.com/rw-project/rw/internal/worker"
 	"github.com/rw-project/rw/pki"
 	"go.uber.org/goleak"
@@ -29,58 +28,16 @@ type env struct {
 	addr string
 }
 
-// Jobs the test server may run.
-var testJobs = map[string]string{
-	"echo.sh": "#!/bin/sh\nprintf '%s\\n' \"$@\"\n",
-	// ignore.sh ignores SIGTERM, so stopping it takes the grace period.
-	"ignore.sh": "#!/bin/sh\ntrap '' TERM\necho ignoring\nwhile :; do sleep 1; done\n",
-}
-
-// newEnv starts a server whose grace period between SIGTERM and SIGKILL is
-// grace (the worker's default if zero).
+// newEnv starts a real server (testenv's jobs and users) whose grace
+// period between SIGTERM and SIGKILL is grace (the worker's default if
+// zero).
 func newEnv(t *testing.T, grace time.Duration) *env {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := pki.Generate(pki.GenerateOptions{Dir: dir, Users: []pki.UserSpec{{Name: "alice", Role: pki.RoleAdmin}, {Name: "bob", Role: pki.RoleUser}}}); err != nil {
-		t.Fatal(err)
-	}
-	jobs := t.TempDir()
-	for name, script := range testJobs {
-		if err := os.WriteFile(filepath.Join(jobs, name), []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pool, err := worker.New(worker.Config{JobsDir: jobs, DataDir: t.TempDir(), StopTimeout: grace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := pki.ReadPublicKey(filepath.Join(dir, pki.TokenPub))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg, err := pki.LoadServerTLS(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		server.New(server.Config{Pool: server.PoolOf(pool), TokenKey: pub, Log: zerolog.Nop(), StopTimeout: grace}).Serve(ctx, ln, tlsCfg)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		// A job that ignores SIGTERM is killed at once rather than after a
-		// grace period that may be long.
-		pool.Kill()
-		pool.Shutdown(context.Background())
-	})
-	return &env{dir: dir, addr: ln.Addr().String()}
+	s := testenv.Serve(t, worker.Config{StopTimeout: grace})
+	// Two signals, as a second Ctrl-C: a job that ignores SIGTERM is
+	// killed at once rather than after a grace period that may be long.
+	t.Cleanup(func() { s.Signal(); s.Signal() })
+	return &env{dir: s.Dir, addr: s.Addr}
 }
 
 // client returns a client for user, trusting caFile as the server CA.
