@@ -169,6 +169,13 @@ func inGroup(g *Group, pid int) (bool, error) {
 	return true, nil
 }
 
+// killAtEnd kills process pid when the test ends. It is for a process
+// found outside its group, which the group's kill would miss; such a
+// process sleeps until then, so its pid cannot have been reused.
+func killAtEnd(t *testing.T, pid int) {
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+}
+
 // dead reports whether process pid has died: it is gone, or a zombie
 // waiting for its parent.
 func dead(pid int) bool {
@@ -344,8 +351,8 @@ func TestHostKillEscapees(t *testing.T) {
 					t.Fatal(err)
 				}
 				pids = append(pids, pid)
-				t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
 				if ok, err := inGroup(g, pid); !ok || err != nil {
+					killAtEnd(t, pid)
 					t.Errorf("process %d is not in the group (%v)", pid, err)
 				}
 			}
@@ -398,7 +405,7 @@ func TestHostNoEscapeWindow(t *testing.T) {
 						_ = g.Kill() // the shell waits for its sleeper
 						_ = cmd.Wait()
 					})
-					errs <- checkPair(g, line)
+					errs <- checkPair(t, g, line)
 				}()
 			}
 			wg.Wait()
@@ -422,7 +429,7 @@ func TestHostNoEscapeWindow(t *testing.T) {
 }
 
 // checkPair reads "CHILD GRANDCHILD" from line and checks both are in g.
-func checkPair(g *Group, line func() (string, error)) error {
+func checkPair(t *testing.T, g *Group, line func() (string, error)) error {
 	s, err := line()
 	if err != nil {
 		return err
@@ -441,6 +448,7 @@ func checkPair(g *Group, line func() (string, error)) error {
 			return err
 		}
 		if !ok {
+			killAtEnd(t, pid)
 			return errors.New("process " + f + " is outside its group " + g.name)
 		}
 	}
