@@ -17,10 +17,10 @@ import (
 // Kill sends SIGKILL to every process in the group, however it got there
 // and whatever session or process group it made for itself. In the cgroup2
 // hierarchy the kernel does it in one step (cgroup.kill), forks in
-// progress included. In ModeV1 the group is frozen first, so that nothing
-// in it can fork while its processes are listed and killed, then thawed so
-// they can die. Kill returns once the signals are sent: WaitEmpty waits
-// for the deaths.
+// progress included. Where there is no cgroup.kill (ModeV1, or Linux
+// before 5.14), the group is frozen first, so that nothing in it can fork
+// while its processes are listed and killed, then thawed so they can die.
+// Kill returns once the signals are sent: WaitEmpty waits for the deaths.
 func (g *Group) Kill() error {
 	var err error
 	switch {
