@@ -42,6 +42,9 @@ type Limits struct {
 	// 2 is two full CPUs, over a period of 100 ms.
 	CPUs float64
 	// Pids caps the number of tasks (processes and threads) in the group.
+	// With v1 hierarchies (ModeV1, ModeHybrid) the server's forking
+	// thread counts too while Start runs, so a limit of 1 cannot start
+	// anything.
 	Pids int64
 	// IOReadBytesPerSec and IOWriteBytesPerSec cap the group's block IO
 	// bandwidth on each throttled device (Config.IODevices).
@@ -103,6 +106,9 @@ type Config struct {
 	// can exercise ModeV1 and ModeV2 code on a hybrid host: "v1" ignores
 	// cgroup2 mounts, "v2" ignores v1 mounts.
 	only string
+	// noKill makes the package act as on a kernel without cgroup.kill
+	// (before 5.14), so that tests exercise the freezing kill loop.
+	noKill bool
 	// afterMkdir and beforeRmdir, when set, play the kernel's part on a
 	// fake tree: creating and removing a cgroup's control files.
 	afterMkdir  func(dir string)

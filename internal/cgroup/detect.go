@@ -229,16 +229,15 @@ func (m *Manager) detect() {
 			v2 = nil
 		}
 	}
+	v2Stops := false // the cgroup2 mount can kill or freeze a group
 	if v2 != nil {
 		m.v2 = v2
-		m.v2Kill = exists(filepath.Join(v2.parent, "cgroup.kill"))
-		if !m.v2Kill && !exists(filepath.Join(v2.parent, "cgroup.freeze")) {
-			m.note("the kernel has neither cgroup.kill nor cgroup.freeze (5.14, 5.2): kill signals processes one by one")
-		}
+		m.v2Kill = !m.cfg.noKill && exists(filepath.Join(v2.parent, "cgroup.kill"))
+		v2Stops = m.v2Kill || exists(filepath.Join(v2.parent, "cgroup.freeze"))
 	}
 	for _, h := range v1 {
-		if v2 != nil && len(h.controllers) == 1 && h.has("freezer") {
-			continue // the cgroup2 mount kills; a freezer-only hierarchy adds nothing
+		if v2Stops && len(h.controllers) == 1 && h.has("freezer") {
+			continue // a freezer-only hierarchy would add nothing
 		}
 		if err := m.makeParent(h); err != nil {
 			m.note("the %s hierarchy is not used: %v", h.name(), err)
@@ -256,6 +255,9 @@ func (m *Manager) detect() {
 	default:
 		m.note("run rw serve as root, or as a systemd service with Delegate=yes")
 		return
+	}
+	if !v2Stops && m.v1Hierarchy("freezer") == nil {
+		m.note("kill is best effort: the kernel has no cgroup.kill (5.14) and no freezer to stop forks while it kills")
 	}
 	m.noteMissing()
 }

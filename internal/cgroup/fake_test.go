@@ -201,3 +201,99 @@ func fakeBlock(t *testing.T, root string) {
 	link(part, filepath.Join(sys, "class/block/sda1"))
 	link(part, filepath.Join(sys, "dev/block/8:1"))
 }
+
+const v2Mountinfo = `22 1 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
+28 22 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot
+`
+
+// fakeV2 lays out a unified hierarchy in which the server runs in the
+// cgroup own, delegated with the controllers ownControllers, alongside
+// two other processes of its unit.
+func fakeV2(t *testing.T, own, ownControllers string) *fakeKernel {
+	t.Helper()
+	k := &fakeKernel{t: t, root: t.TempDir(), mounts: map[string][]string{"sys/fs/cgroup": {"cgroup2"}}}
+	writeTestFile(t, filepath.Join(k.root, "proc/self/mountinfo"), v2Mountinfo)
+	writeTestFile(t, filepath.Join(k.root, "proc/self/cgroup"), "0::"+own+"\n")
+	k.cgroup("sys/fs/cgroup", map[string]string{
+		"cgroup.controllers":     "cpuset cpu io memory hugetlb pids\n",
+		"cgroup.subtree_control": "cpu io memory pids\n",
+		"cgroup.procs":           "1\n",
+	})
+	k.cgroup("sys/fs/cgroup/system.slice", map[string]string{
+		"cgroup.controllers":     "cpu io memory pids\n",
+		"cgroup.subtree_control": "cpu io memory pids\n",
+		"cgroup.procs":           "",
+	})
+	if own != "/" {
+		k.cgroup("sys/fs/cgroup"+own, map[string]string{
+			"cgroup.controllers":     ownControllers,
+			"cgroup.subtree_control": "",
+			"cgroup.procs":           "4242\n4243\n",
+		})
+	}
+	fakeBlock(t, k.root)
+	return k
+}
+
+const v1Mountinfo = `22 1 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
+25 22 0:22 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:8 - tmpfs tmpfs ro,mode=755
+26 25 0:23 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:9 - cgroup cgroup rw,xattr,name=systemd
+27 25 0:24 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:10 - cgroup cgroup rw,cpu,cpuacct
+28 25 0:25 /docker/abc /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,memory
+29 25 0:26 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:12 - cgroup cgroup rw,pids
+30 25 0:27 / /sys/fs/cgroup/blkio rw,nosuid,nodev,noexec,relatime shared:13 - cgroup cgroup rw,blkio
+31 25 0:28 / /sys/fs/cgroup/freezer rw,nosuid,nodev,noexec,relatime shared:14 - cgroup cgroup rw,freezer
+32 25 0:29 / /sys/fs/cgroup/cpuset rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup rw,cpuset
+33 1 0:25 /docker/abc /mnt/memory\040again rw,relatime shared:11 - cgroup cgroup rw,memory
+`
+
+const v1ProcCgroup = `12:cpuset:/
+11:memory:/docker/abc/svc
+10:pids:/svc
+9:blkio:/svc
+8:freezer:/svc
+7:cpu,cpuacct:/svc
+1:name=systemd:/svc
+0::/svc
+`
+
+// fakeV1 lays out v1 hierarchies as a Docker-era host has them: cpu and
+// cpuacct mounted together, the memory hierarchy mounted twice and showing
+// only a part of itself, and hierarchies rw leaves alone. With unified, a
+// cgroup2 mount without controllers is added: the hybrid layout.
+func fakeV1(t *testing.T, unified bool) *fakeKernel {
+	t.Helper()
+	k := &fakeKernel{t: t, root: t.TempDir(), mounts: map[string][]string{
+		"sys/fs/cgroup/cpu,cpuacct": {"cpu", "cpuacct"},
+		"sys/fs/cgroup/memory":      {"memory"},
+		"sys/fs/cgroup/pids":        {"pids"},
+		"sys/fs/cgroup/blkio":       {"blkio"},
+		"sys/fs/cgroup/freezer":     {"freezer"},
+	}}
+	mountinfo := v1Mountinfo
+	for _, dir := range []string{"cpu,cpuacct/svc", "memory/svc", "pids/svc", "blkio/svc", "freezer/svc", "cpuset", "systemd/svc"} {
+		k.cgroup("sys/fs/cgroup/"+dir, map[string]string{"cgroup.procs": "4242\n", "tasks": "4242\n"})
+	}
+	if unified {
+		k.mounts["sys/fs/cgroup/unified"] = []string{"cgroup2"}
+		mountinfo += "34 25 0:30 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:16 - cgroup2 cgroup2 rw\n"
+		k.cgroup("sys/fs/cgroup/unified/svc", map[string]string{
+			"cgroup.controllers":     "",
+			"cgroup.subtree_control": "",
+			"cgroup.procs":           "4242\n",
+		})
+	}
+	writeTestFile(t, filepath.Join(k.root, "proc/self/mountinfo"), mountinfo)
+	writeTestFile(t, filepath.Join(k.root, "proc/self/cgroup"), v1ProcCgroup)
+	fakeBlock(t, k.root)
+	return k
+}
+
+func openFake(t *testing.T, cfg Config) *Manager {
+	t.Helper()
+	m, err := Open(cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return m
+}

@@ -83,6 +83,15 @@ func runHelper(args []string) int {
 		fmt.Printf("pids %d %d %s\n", os.Getpid(), setsid.Process.Pid, strings.TrimSpace(string(out)))
 		time.Sleep(time.Hour)
 		return 0
+	case "open": // open the host's cgroups with the given parent; print the mode and the reason
+		m, err := Open(Config{Parent: args[1]})
+		if err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		fmt.Printf("%s %s\n", m.Mode(), m.Reason())
+		_ = m.Close()
+		return 0
 	case "daemonize": // start a daemon in a session of its own, print its pid, leave it
 		d := helperCmd("sleep")
 		d.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -17,20 +17,22 @@ import (
 // Kill sends SIGKILL to every process in the group, however it got there
 // and whatever session or process group it made for itself. In the cgroup2
 // hierarchy the kernel does it in one step (cgroup.kill), forks in
-// progress included. In ModeV1 the group is frozen first, so that nothing
-// in it can fork while its processes are listed and killed, then thawed so
-// they can die. Kill returns once the signals are sent: WaitEmpty waits
-// for the deaths.
+// progress included. Where there is no cgroup.kill (ModeV1, or Linux
+// before 5.14), the group is frozen first, so that nothing in it can fork
+// while its processes are listed and killed, then thawed so they can die.
+// Kill returns once the signals are sent: WaitEmpty waits for the deaths.
 func (g *Group) Kill() error {
 	var err error
 	switch {
 	case g.v2 != "" && g.m.v2Kill:
 		err = writeFile(filepath.Join(g.v2, "cgroup.kill"), "1")
+	case g.v1Dir("freezer") != "":
+		err = killLoop(g.v1Dir("freezer"), v1Freezer(g.v1Dir("freezer")))
 	case g.v2 != "":
+		// cgroup.freeze (5.2) where there is no cgroup.kill (5.14).
 		err = killLoop(g.v2, v2Freezer(g.v2))
 	default:
-		dir, fz := g.v1Track()
-		err = killLoop(dir, fz)
+		err = killLoop(g.v1Track(), nil)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // the group is gone, and so is everything that was in it
@@ -41,19 +43,15 @@ func (g *Group) Kill() error {
 	return nil
 }
 
-// v1Track returns the v1 directory whose membership stands for the group's
-// (the freezer's, if there is one, since that one can also be frozen), and
-// the freezer, or nil.
-func (g *Group) v1Track() (string, freezer) {
-	if dir := g.v1Dir("freezer"); dir != "" {
-		return dir, v1Freezer(dir)
-	}
+// v1Track returns a v1 directory of the group, whose processes are those
+// of the group: Start puts every process in all of them.
+func (g *Group) v1Track() string {
 	for _, dir := range g.v1 {
 		if dir != "" {
-			return dir, nil
+			return dir
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // freezer stops every process of a cgroup and lets them go again.
@@ -184,8 +182,7 @@ func (g *Group) WaitEmpty(ctx context.Context) error {
 	if g.v2 != "" {
 		err = waitPopulated(ctx, g.v2)
 	} else {
-		dir, _ := g.v1Track()
-		err = pollEmpty(ctx, dir)
+		err = pollEmpty(ctx, g.v1Track())
 	}
 	if err != nil {
 		return fmt.Errorf("wait for cgroup %s to empty: %w", g.name, err)

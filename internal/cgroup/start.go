@@ -99,6 +99,7 @@ func (g *Group) startOnThread(cmd *exec.Cmd, done chan<- error) {
 			continue
 		}
 		if err = writeFile(filepath.Join(dir, "tasks"), tid); err != nil {
+			err = fmt.Errorf("move the forking thread into %s: %w", dir, err)
 			break
 		}
 		moved = append(moved, i)
