@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Mode is how the host's cgroups are used, detected once by Open.
@@ -165,6 +167,9 @@ type Manager struct {
 	v1 []*hierarchy
 	// devices are the "MAJ:MIN" of the disks IO limits throttle.
 	devices []string
+	// lockFD holds the flock on the parent directory while the Manager is
+	// open; 0 when it holds none.
+	lockFD int
 }
 
 // Mode returns the mode Open detected.
@@ -213,5 +218,39 @@ func Open(cfg Config) (*Manager, error) {
 	if len(devices) == 0 {
 		m.note("IO limits off: no block device to throttle")
 	}
+	if err := m.lockParent(); err != nil {
+		m.Close()
+		return nil, err
+	}
 	return m, nil
+}
+
+// ErrParentInUse means another Manager, in this process or another, holds
+// the same parent: two servers sharing one would name their jobs' cgroups
+// alike, and each would take the other's running jobs for stale ones.
+var ErrParentInUse = errors.New("the cgroup parent is in use by another rw server")
+
+// lockParent takes an exclusive lock on the parent directory of the first
+// hierarchy for as long as the Manager is open. The lock is flock(2) on the
+// directory: the kernel drops it when the process dies, however it dies,
+// so a server killed with SIGKILL never keeps the next one out.
+func (m *Manager) lockParent() error {
+	hs := m.hierarchies()
+	if len(hs) == 0 {
+		return nil
+	}
+	dir := hs[0].parent
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("lock cgroup parent %s: %w", dir, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("%w: %s is locked; give each server its own --cgroup-parent", ErrParentInUse, dir)
+		}
+		return fmt.Errorf("lock cgroup parent %s: %w", dir, err)
+	}
+	m.lockFD = fd
+	return nil
 }

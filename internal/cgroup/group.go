@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Group is the cgroup of one job: a directory named "rw-NAME" in each
@@ -276,6 +278,10 @@ func (g *Group) Remove() error {
 // another server's groups. In ModeV2 the server stays in its leaf, since
 // the controllers enabled in its cgroup keep it from going back.
 func (m *Manager) Close() error {
+	if m.lockFD > 0 {
+		unix.Close(m.lockFD)
+		m.lockFD = 0
+	}
 	var errs []error
 	for _, h := range m.hierarchies() {
 		if h.madeParent {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The tests in this file use the host's real cgroups. They need root, and
@@ -380,11 +382,22 @@ func TestHostCleanup(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = m.rmdir(keep) })
 
-	// The next server opens the same parent, and cleans up.
+	// While the first server lives, no other may use its parent.
+	if other, err := Open(m.cfg); !errors.Is(err, ErrParentInUse) {
+		if other != nil {
+			other.Close()
+		}
+		t.Fatalf("a second Open of a parent in use: %v, want ErrParentInUse", err)
+	}
+	// The first server dies: the kernel drops its lock. The next server
+	// opens the same parent, and cleans up.
+	unix.Close(m.lockFD)
+	m.lockFD = 0
 	next, err := Open(m.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { next.Close() })
 	killed, removed, err := next.Cleanup()
 	if err != nil {
 		t.Fatalf("Cleanup: %v", err)
