@@ -180,6 +180,28 @@ func TestCgroupCPULimit(t *testing.T) {
 	}
 }
 
+func TestCgroupIOWriteLimit(t *testing.T) {
+	p := cgroupPool(t, Config{})
+	if strings.Contains(p.cfg.Cgroups.Reason(), "IO limits off") {
+		t.Skipf("no disk to throttle here: %s", p.cfg.Cgroups.Reason())
+	}
+	// The file is on the disk of the test's temporary directory, which the
+	// pool throttles unless it is not a disk (a tmpfs, say).
+	file := filepath.Join(t.TempDir(), "direct")
+	id := startLimited(t, p, LimitsRequest{IOWriteBytesPerSec: i64(1 << 20)}, "direct-write", file, "2")
+	s := wait(t, p, id)
+	if s.ExitCode != nil && *s.ExitCode == 3 {
+		t.Skipf("no direct IO on the temporary directory's filesystem: %s", readOutput(t, p, id))
+	}
+	if s.Status != StatusFinished {
+		t.Fatalf("job %s: %s", s.Status, readOutput(t, p, id))
+	}
+	// 2 MiB at 1 MiB/s: about 2 s. Unthrottled, the disk takes a few ms.
+	if took := s.EndedAt.Sub(s.StartedAt); took < 1500*time.Millisecond {
+		t.Errorf("2 MiB of direct writes took %v under a 1 MiB/s limit, want about 2 s", took)
+	}
+}
+
 func TestCgroupChildrenForkedAtOnceStayInside(t *testing.T) {
 	p := cgroupPool(t, Config{Workers: 8, QueueSize: 256})
 	const jobs = 200

@@ -277,6 +277,29 @@ func runHelper(args []string) int {
 			return 1
 		}
 		return 0
+	case "direct-write": // write n MiB to file with O_DIRECT, past the page cache
+		n, _ := strconv.Atoi(args[1])
+		f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|syscall.O_DIRECT, 0o600)
+		if err != nil {
+			fmt.Println("cannot open for direct IO:", err)
+			return 3
+		}
+		defer f.Close()
+		// O_DIRECT wants buffers aligned to the block size: an anonymous
+		// mapping is aligned to the page.
+		buf, err := syscall.Mmap(-1, 0, 64<<10, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+		if err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		for range n * 16 {
+			if _, err := f.Write(buf); err != nil {
+				fmt.Println("cannot write with direct IO:", err)
+				return 3
+			}
+		}
+		fmt.Println("written")
+		return 0
 	case "stdin": // report what stdin holds
 		b, err := io.ReadAll(os.Stdin)
 		fmt.Printf("stdin %d bytes err=%v\n", len(b), err)
