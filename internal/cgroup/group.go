@@ -74,7 +74,7 @@ func (m *Manager) Create(name string, l Limits) (*Group, error) {
 		return nil, fmt.Errorf("create cgroup for %q: %w", name, err)
 	}
 	g := &Group{m: m, name: jobPrefix + name, v1: make([]string, len(m.v1))}
-	err := g.make()
+	err := g.make(l)
 	if err == nil {
 		err = g.writeLimits(l)
 	}
@@ -91,8 +91,10 @@ func (m *Manager) Create(name string, l Limits) (*Group, error) {
 }
 
 // make creates the group's directories, recording each one made, so that
-// Remove never touches a directory Create did not make.
-func (g *Group) make() error {
+// Remove never touches a directory Create did not make. It leaves out the
+// v1 hierarchies that l and the mode do not need: each costs a directory
+// made and removed and a move of the forking thread in and out per job.
+func (g *Group) make(l Limits) error {
 	if g.m.v2 != nil {
 		dir := filepath.Join(g.m.v2.parent, g.name)
 		if _, err := g.m.mkdir(dir); err != nil {
@@ -101,6 +103,9 @@ func (g *Group) make() error {
 		g.v2 = dir
 	}
 	for i, h := range g.m.v1 {
+		if !g.m.needs(h, l) {
+			continue
+		}
 		dir := filepath.Join(h.parent, g.name)
 		if _, err := g.m.mkdir(dir); err != nil {
 			return err
@@ -108,6 +113,18 @@ func (g *Group) make() error {
 		g.v1[i] = dir
 	}
 	return nil
+}
+
+// needs reports whether a job with limits l needs a directory in the v1
+// hierarchy h: memory always (its peak and OOM kills are read there),
+// cpu, pids and blkio for their limits, and cpuacct and the freezer only
+// where no cgroup2 mount gives CPU usage and kill.
+func (m *Manager) needs(h *hierarchy, l Limits) bool {
+	return h.has("memory") ||
+		h.has("cpu") && l.CPUs > 0 ||
+		h.has("pids") && l.Pids > 0 ||
+		h.has("blkio") && l.io() && len(m.devices) > 0 ||
+		m.v2 == nil && (h.has("cpuacct") || h.has("freezer"))
 }
 
 // supports checks that every limit set in l has its controller here.

@@ -163,6 +163,9 @@ func inGroup(g *Group, pid int) (bool, error) {
 		}
 	}
 	for i, h := range g.m.v1 {
+		if g.v1[i] == "" {
+			continue // a hierarchy the group's limits do not need
+		}
 		if ok, err := check(h, g.v1[i]); !ok || err != nil {
 			return false, err
 		}

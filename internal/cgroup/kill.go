@@ -195,6 +195,12 @@ func (g *Group) WaitEmpty(ctx context.Context) error {
 // it.
 func waitPopulated(ctx context.Context, dir string) error {
 	events := filepath.Join(dir, "cgroup.events")
+	// Most often the group is empty already (the caller killed it and
+	// reaped its leader): say so without an inotify instance, whose close
+	// waits for an SRCU grace period, some milliseconds per job.
+	if empty, err := notPopulated(events); empty || err != nil {
+		return err
+	}
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return pollEmpty(ctx, dir)
@@ -213,11 +219,7 @@ func waitPopulated(ctx context.Context, dir string) error {
 	defer stop()
 	buf := make([]byte, 4096)
 	for {
-		n, err := readKeyed(events, "populated")
-		if errors.Is(err, fs.ErrNotExist) || err == nil && n == 0 {
-			return nil
-		}
-		if err != nil {
+		if empty, err := notPopulated(events); empty || err != nil {
 			return err
 		}
 		if _, err := f.Read(buf); err != nil {
@@ -227,6 +229,16 @@ func waitPopulated(ctx context.Context, dir string) error {
 			return err
 		}
 	}
+}
+
+// notPopulated reads a cgroup.events file: true when no process is left in
+// the group or below it, or the group is gone.
+func notPopulated(events string) (bool, error) {
+	n, err := readKeyed(events, "populated")
+	if errors.Is(err, fs.ErrNotExist) || err == nil && n == 0 {
+		return true, nil
+	}
+	return false, err
 }
 
 // pollEmpty polls the cgroup tree at dir until it holds no process.

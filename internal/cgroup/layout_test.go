@@ -241,3 +241,37 @@ func TestOpenBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupSkipsHierarchiesItDoesNotNeed checks that a job's cgroup has a
+// directory only in the v1 hierarchies its limits and the mode need: each
+// costs a directory and two moves of the forking thread per job.
+func TestGroupSkipsHierarchiesItDoesNotNeed(t *testing.T) {
+	tests := []struct {
+		name    string
+		unified bool
+		limits  Limits
+		want    []string // the v1 hierarchies with a directory, by mount
+	}{
+		{"hybrid, no limits", true, Limits{}, []string{"memory"}},
+		{"hybrid, cpu and pids", true, Limits{CPUs: 1, Pids: 32}, []string{"cpu,cpuacct", "memory", "pids"}},
+		{"v1, no limits: usage and kill need cpuacct and the freezer", false, Limits{}, []string{"cpu,cpuacct", "memory", "freezer"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := openFake(t, fakeV1(t, tc.unified).config("rw"))
+			g, err := m.Create("1", tc.limits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for i, h := range m.v1 {
+				if g.v1[i] != "" {
+					got = append(got, filepath.Base(h.mount))
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("directories in %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

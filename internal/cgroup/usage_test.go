@@ -34,7 +34,9 @@ func TestUsageAndOOM(t *testing.T) {
 	})
 	t.Run("v1", func(t *testing.T) {
 		k := fakeV1(t, true)
-		g, err := openFake(t, k.config("rw")).Create("1", Limits{})
+		// A CPU limit, so that the group has a directory in the cpu and
+		// cpuacct hierarchy, where its CPU time is then read.
+		g, err := openFake(t, k.config("rw")).Create("1", Limits{CPUs: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
