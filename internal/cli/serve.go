@@ -58,82 +58,18 @@ func serve(c *ucli.Context) error {
 	if c.Args().Present() {
 		return usagef("serve takes no arguments, got %q", c.Args().First())
 	}
-	maxOutput, err := parseSize(c.String("max-output"))
-	if err != nil {
-		return usagef("--max-output: %v", err)
-	}
-	for _, f := range []string{"workers", "queue"} {
-		if c.Int(f) < 1 {
-			return usagef("--%s must be at least 1", f)
-		}
-	}
-	if c.Duration("stop-timeout") <= 0 {
-		return usagef("--stop-timeout must be positive")
-	}
-	logger, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+	cfg, err := serveConfig(c)
 	if err != nil {
 		return err
 	}
-	dir, err := pkiDir(c, "pki")
-	if err != nil {
-		return err
-	}
-
-	// Everything that can fail on bad configuration fails before the pool
-	// starts, each with a hint.
-	tlsCfg, err := pki.LoadServerTLS(dir)
-	if err != nil {
-		return withHint(err, "run 'rw gen-certs' to create %s, or point --pki at the directory that holds server.pem, server-key.pem, client-ca.pem and token-pub.pem", dir)
-	}
-	tokenKey, err := pki.ReadPublicKey(filepath.Join(dir, pki.TokenPub))
-	if err != nil {
-		return withHint(err, "run 'rw gen-certs' to create it, or copy %s from where the PKI was made", pki.TokenPub)
-	}
-	jobsDir, err := filepath.Abs(c.String("jobs-dir"))
-	if err != nil {
-		return err
-	}
-	jobsInfo, err := os.Stat(jobsDir)
-	if err != nil || !jobsInfo.IsDir() {
-		return withHint(fmt.Errorf("jobs directory %s does not exist or is not a directory", jobsDir), "create it and put the executables jobs may run in it, or pass --jobs-dir")
-	}
-	defaults, maxima, err := serverLimits(c)
-	if err != nil {
-		return err
-	}
-	policy := server.CgroupPolicy(c.String("cgroups"))
-	switch policy {
-	case server.CgroupsAuto, server.CgroupsRequired, server.CgroupsOff:
-	default:
-		return usagef("--cgroups %q: use auto, required or off", policy)
-	}
-	warnPermissions(logger, dir, jobsDir, jobsInfo)
-
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	err = server.Run(c.Context, server.RunConfig{
-		Addr:     c.String("addr"),
-		TLS:      tlsCfg,
-		TokenKey: tokenKey,
-		Pool: worker.Config{
-			JobsDir:       jobsDir,
-			DataDir:       c.String("data-dir"),
-			Workers:       c.Int("workers"),
-			QueueSize:     c.Int("queue"),
-			StopTimeout:   c.Duration("stop-timeout"),
-			MaxOutput:     maxOutput,
-			DefaultLimits: defaults,
-			MaxLimits:     maxima,
-		},
-		Cgroups: policy,
-		Cgroup:  cgroup.Config{Parent: c.String("cgroup-parent"), IODevices: c.StringSlice("job-io-devices")},
-		Log:     logger,
-		Signals: sigs,
-	})
+	cfg.Signals = sigs
+	err = server.Run(c.Context, cfg)
 	switch {
 	case errors.Is(err, server.ErrListen):
-		return withHint(err, "choose another --addr, or stop what listens on %s", c.String("addr"))
+		return withHint(err, "choose another --addr, or stop what listens on %s", cfg.Addr)
 	case errors.Is(err, server.ErrPool):
 		return withHint(err, "check --jobs-dir and --data-dir")
 	case errors.Is(err, server.ErrCgroups):
@@ -142,14 +78,94 @@ func serve(c *ucli.Context) error {
 	return err
 }
 
+// serveConfig reads rw serve's flags and the server's PKI files. Everything
+// that can fail on bad configuration fails here, before the pool starts,
+// each with a hint.
+func serveConfig(c *ucli.Context) (server.RunConfig, error) {
+	pool, err := poolConfig(c)
+	if err != nil {
+		return server.RunConfig{}, err
+	}
+	policy := server.CgroupPolicy(c.String("cgroups"))
+	switch policy {
+	case server.CgroupsAuto, server.CgroupsRequired, server.CgroupsOff:
+	default:
+		return server.RunConfig{}, usagef("--cgroups %q: use auto, required or off", policy)
+	}
+	logger, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+	if err != nil {
+		return server.RunConfig{}, err
+	}
+	dir, err := pkiDir(c, "pki")
+	if err != nil {
+		return server.RunConfig{}, err
+	}
+	tlsCfg, err := pki.LoadServerTLS(dir)
+	if err != nil {
+		return server.RunConfig{}, withHint(err, "run 'rw gen-certs' to create %s, or point --pki at the directory that holds server.pem, server-key.pem, client-ca.pem and token-pub.pem", dir)
+	}
+	tokenKey, err := pki.ReadPublicKey(filepath.Join(dir, pki.TokenPub))
+	if err != nil {
+		return server.RunConfig{}, withHint(err, "run 'rw gen-certs' to create it, or copy %s from where the PKI was made", pki.TokenPub)
+	}
+	warnPermissions(logger, dir, pool.JobsDir)
+	return server.RunConfig{
+		Addr:     c.String("addr"),
+		TLS:      tlsCfg,
+		TokenKey: tokenKey,
+		Pool:     pool,
+		Cgroups:  policy,
+		Cgroup:   cgroup.Config{Parent: c.String("cgroup-parent"), IODevices: c.StringSlice("job-io-devices")},
+		Log:      logger,
+	}, nil
+}
+
+// poolConfig reads the flags of the worker pool: its size, the jobs
+// directory, and what each job may use.
+func poolConfig(c *ucli.Context) (worker.Config, error) {
+	maxOutput, err := parseSize(c.String("max-output"))
+	if err != nil {
+		return worker.Config{}, usagef("--max-output: %v", err)
+	}
+	for _, f := range []string{"workers", "queue"} {
+		if c.Int(f) < 1 {
+			return worker.Config{}, usagef("--%s must be at least 1", f)
+		}
+	}
+	if c.Duration("stop-timeout") <= 0 {
+		return worker.Config{}, usagef("--stop-timeout must be positive")
+	}
+	defaults, maxima, err := serverLimits(c)
+	if err != nil {
+		return worker.Config{}, err
+	}
+	jobsDir, err := filepath.Abs(c.String("jobs-dir"))
+	if err != nil {
+		return worker.Config{}, err
+	}
+	if info, err := os.Stat(jobsDir); err != nil || !info.IsDir() {
+		return worker.Config{}, withHint(fmt.Errorf("jobs directory %s does not exist or is not a directory", jobsDir), "create it and put the executables jobs may run in it, or pass --jobs-dir")
+	}
+	return worker.Config{
+		JobsDir:       jobsDir,
+		DataDir:       c.String("data-dir"),
+		Workers:       c.Int("workers"),
+		QueueSize:     c.Int("queue"),
+		StopTimeout:   c.Duration("stop-timeout"),
+		MaxOutput:     maxOutput,
+		DefaultLimits: defaults,
+		MaxLimits:     maxima,
+	}, nil
+}
+
 // warnPermissions logs the files that others could use to act as this
 // server: a readable private key, a jobs directory anyone may write to.
-func warnPermissions(logger zerolog.Logger, pkiDir, jobsDir string, jobsInfo os.FileInfo) {
+func warnPermissions(logger zerolog.Logger, pkiDir, jobsDir string) {
 	key := filepath.Join(pkiDir, pki.ServerKey)
 	if info, err := os.Stat(key); err == nil && info.Mode().Perm()&0o077 != 0 {
 		logger.Warn().Str("file", key).Msg("the server's private key is readable by others: chmod 600 it")
 	}
-	if jobsInfo.Mode().Perm()&0o022 != 0 {
+	if info, err := os.Stat(jobsDir); err == nil && info.Mode().Perm()&0o022 != 0 {
 		logger.Warn().Str("jobs_dir", jobsDir).Msg("the jobs directory is writable by others: anyone who can write there can run code as this server")
 	}
 }
