@@ -59,6 +59,9 @@ type StartRequest struct {
 	// Limits, if given, are the job's own limits; a field left out takes
 	// the server's default.
 	Limits *LimitsRequest `json:"limits,omitempty"`
+	// Timeout, if given, is the job's time limit as a Go duration ("90s",
+	// "1h30m"); when it runs out the job is stopped as POST /stop does.
+	Timeout string `json:"timeout,omitempty"`
 }
 
 // LimitsRequest is what a start request asks for. 0 means unlimited.
@@ -172,8 +175,8 @@ type Job struct {
 	// ran; 128+N for a job killed by signal N.
 	ExitCode *int `json:"exitCode"`
 	// Reason is how a final job ended, one word for programs: "exited",
-	// "signaled", "stopped", "oom-killed" or "start-failed". Absent until
-	// the job is final.
+	// "signaled", "stopped", "timed-out", "oom-killed" or "start-failed".
+	// Absent until the job is final.
 	Reason string `json:"reason,omitempty"`
 	// Error is the reason of a failure or a stop, a sentence for people.
 	Error string `json:"error,omitempty"`
@@ -192,6 +195,8 @@ type Job struct {
 	EndedAt *time.Time `json:"endedAt"`
 	// Limits are the limits in force for the job.
 	Limits Limits `json:"limits"`
+	// Timeout is the job's time limit as a Go duration; absent for none.
+	Timeout string `json:"timeout,omitempty"`
 	// Usage is what the job used; null where the host cannot say.
 	Usage *Usage `json:"usage"`
 }
@@ -221,6 +226,7 @@ const (
 	CodePathNotAllowed   = "path_not_allowed"
 	CodeInvalidArgs      = "invalid_args"
 	CodeInvalidLimits    = "invalid_limits"
+	CodeInvalidTimeout   = "invalid_timeout"
 	CodeQueueFull        = "queue_full"
 	CodeShuttingDown     = "shutting_down"
 	CodeInternal         = "internal"

@@ -44,7 +44,9 @@ func serverLimitFlags() []ucli.Flag {
 // requestLimitFlags are rw start's and rw run's flags for a job's own
 // limits.
 func requestLimitFlags() []ucli.Flag {
-	var flags []ucli.Flag
+	// Not --timeout: every command has that flag already, for the bound
+	// on each request.
+	flags := []ucli.Flag{&ucli.DurationFlag{Name: "time-limit", Usage: "stop the job, as rw stop does, once it has run this long (default: the server's)"}}
 	for _, f := range limitFlags {
 		flags = append(flags, &ucli.StringFlag{Name: f.name, Usage: "limit the job's " + f.usage + "; 0 is unlimited (default: the server's)"})
 	}

@@ -44,6 +44,8 @@ EXAMPLES:
 			&ucli.IntFlag{Name: "queue", Value: worker.DefaultQueueSize, EnvVars: []string{"RW_QUEUE"}, Usage: "jobs that may wait for a worker"},
 			&ucli.DurationFlag{Name: "stop-timeout", Value: worker.DefaultStopTimeout, EnvVars: []string{"RW_STOP_TIMEOUT"}, Usage: "grace period between SIGTERM and SIGKILL"},
 			&ucli.StringFlag{Name: "max-output", Value: "64MiB", EnvVars: []string{"RW_MAX_OUTPUT"}, Usage: "output kept per job (bytes, or with KiB, MiB, GiB)"},
+			&ucli.DurationFlag{Name: "job-timeout", EnvVars: []string{"RW_JOB_TIMEOUT"}, Usage: "time limit of a job that asks for none; 0 for none"},
+			&ucli.DurationFlag{Name: "max-job-timeout", EnvVars: []string{"RW_MAX_JOB_TIMEOUT"}, Usage: "the longest time limit a job may ask for; 0 for no cap"},
 			&ucli.StringFlag{Name: "cgroups", Value: string(server.CgroupsAuto), EnvVars: []string{"RW_CGROUPS"}, Usage: "run jobs in cgroups: auto (where the host allows), required (refuse to start without), or off"},
 			&ucli.StringFlag{Name: "cgroup-parent", Value: "rw", EnvVars: []string{"RW_CGROUP_PARENT"}, Usage: "name of the cgroup, under the server's own, that holds the job cgroups"},
 			&ucli.StringSliceFlag{Name: "job-io-devices", EnvVars: []string{"RW_JOB_IO_DEVICES"}, Usage: "block devices IO limits throttle, as MAJ:MIN or a name like vda (default: every non-virtual disk)"},
@@ -139,6 +141,9 @@ func poolConfig(c *ucli.Context) (worker.Config, error) {
 	if err != nil {
 		return worker.Config{}, err
 	}
+	if err := worker.CheckTimeouts(c.Duration("job-timeout"), c.Duration("max-job-timeout")); err != nil {
+		return worker.Config{}, usagef("--job-timeout, --max-job-timeout: %v", err)
+	}
 	jobsDir, err := filepath.Abs(c.String("jobs-dir"))
 	if err != nil {
 		return worker.Config{}, err
@@ -147,14 +152,16 @@ func poolConfig(c *ucli.Context) (worker.Config, error) {
 		return worker.Config{}, withHint(fmt.Errorf("jobs directory %s does not exist or is not a directory", jobsDir), "create it and put the executables jobs may run in it, or pass --jobs-dir")
 	}
 	return worker.Config{
-		JobsDir:       jobsDir,
-		DataDir:       c.String("data-dir"),
-		Workers:       c.Int("workers"),
-		QueueSize:     c.Int("queue"),
-		StopTimeout:   c.Duration("stop-timeout"),
-		MaxOutput:     maxOutput,
-		DefaultLimits: defaults,
-		MaxLimits:     maxima,
+		JobsDir:        jobsDir,
+		DataDir:        c.String("data-dir"),
+		Workers:        c.Int("workers"),
+		QueueSize:      c.Int("queue"),
+		StopTimeout:    c.Duration("stop-timeout"),
+		MaxOutput:      maxOutput,
+		DefaultLimits:  defaults,
+		MaxLimits:      maxima,
+		DefaultTimeout: c.Duration("job-timeout"),
+		MaxTimeout:     c.Duration("max-job-timeout"),
 	}, nil
 }
 

@@ -87,9 +87,13 @@ func (c *Client) Close() {
 }
 
 // Start starts path with args and returns the new job. limits, if not nil,
-// are the job's own limits; the server's defaults fill in the rest.
-func (c *Client) Start(ctx context.Context, path string, args []string, limits *api.LimitsRequest) (api.Job, error) {
+// are the job's own limits, and timeout, if positive, its time limit; the
+// server's defaults fill in the rest.
+func (c *Client) Start(ctx context.Context, path string, args []string, limits *api.LimitsRequest, timeout time.Duration) (api.Job, error) {
 	req := api.StartRequest{FilePath: path, Args: make([]api.Arg, len(args)), Limits: limits}
+	if timeout > 0 {
+		req.Timeout = timeout.String()
+	}
 	for i, a := range args {
 		req.Args[i] = api.Arg(a)
 	}

@@ -100,6 +100,13 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 		spec.Limits = worker.LimitsRequest{MemoryBytes: l.MemoryBytes, CPUs: l.CPUs, Pids: l.Pids,
 			IOReadBytesPerSec: l.IOReadBytesPerSec, IOWriteBytesPerSec: l.IOWriteBytesPerSec}
 	}
+	if req.Timeout != "" {
+		if spec.Timeout, err = time.ParseDuration(req.Timeout); err != nil || spec.Timeout <= 0 {
+			s.fail(w, c, &apiError{http.StatusUnprocessableEntity, api.CodeInvalidTimeout,
+				fmt.Sprintf("timeout %q is not a positive duration: use one such as 90s or 1h30m", req.Timeout)})
+			return
+		}
+	}
 	id, err := s.pool.Start(spec)
 	if err != nil {
 		s.fail(w, c, err)

@@ -31,6 +31,9 @@ func (s *Server) job(snap worker.Snapshot) api.Job {
 			IOWriteBytesPerSec: snap.Limits.IOWriteBytesPerSec,
 		},
 	}
+	if snap.Timeout > 0 {
+		j.Timeout = snap.Timeout.String()
+	}
 	if u := snap.Usage; u.CPUSeconds != nil || u.MemoryPeakBytes != nil {
 		j.Usage = &api.Usage{CPUSeconds: u.CPUSeconds, MemoryPeakBytes: u.MemoryPeakBytes}
 	}

@@ -29,6 +29,10 @@ var (
 // holding a NUL byte.
 var ErrInvalidArgs = errors.New("invalid arguments")
 
+// ErrInvalidTimeout means a job asked for a time limit that is negative
+// or over the pool's maximum.
+var ErrInvalidTimeout = errors.New("invalid timeout")
+
 // ErrInvalidLimits means a job asked for limits out of the range the pool
 // allows, or for limits on a host where they cannot be enforced.
 var ErrInvalidLimits = errors.New("invalid limits")

@@ -49,6 +49,9 @@ type Spec struct {
 	// Limits are what the job asks for; what it does not ask for takes the
 	// pool's defaults.
 	Limits LimitsRequest
+	// Timeout, if positive, is the job's time limit; zero takes the pool's
+	// default. When it runs out the job is stopped as Stop does.
+	Timeout time.Duration
 }
 
 // Snapshot is a copy of a job's state at one moment. It shares no memory with
@@ -81,6 +84,8 @@ type Snapshot struct {
 	// Limits are the limits in force for the job; all zero (unlimited)
 	// where the pool has no cgroups to enforce them.
 	Limits Limits
+	// Timeout is the job's time limit, 0 for none.
+	Timeout time.Duration
 	// Usage is what the job has used so far, or used in all once it is
 	// final; a nil field is one the host cannot tell.
 	Usage Usage
@@ -94,7 +99,8 @@ type Usage = cgroup.Usage
 type job struct {
 	id      int64
 	spec    Spec
-	limits  Limits // the limits in force, resolved at Start
+	limits  Limits        // the limits in force, resolved at Start
+	timeout time.Duration // the time limit in force, 0 for none
 	created time.Time
 	out     *output
 	// done is closed when the job reaches its final status.
@@ -129,6 +135,7 @@ func (j *job) snapshot() Snapshot {
 		Status:    j.status,
 		Reason:    j.reason,
 		Limits:    j.limits,
+		Timeout:   j.timeout,
 		Error:     j.message,
 		PID:       j.pid,
 		CreatedAt: j.created,

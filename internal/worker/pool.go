@@ -64,6 +64,10 @@ type Config struct {
 	// apply only where the pool has cgroups; CheckLimits validates them.
 	DefaultLimits Limits
 	MaxLimits     Limits
+	// DefaultTimeout is the time limit of a job that asks for none, and
+	// MaxTimeout the most a job may ask for; zero for none.
+	DefaultTimeout time.Duration
+	MaxTimeout     time.Duration
 	// Env replaces DefaultEnv. RW_JOB_ID is always added.
 	Env []string
 	// OnChange, if set, is called after each change of a job's status. It is
@@ -158,6 +162,10 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	timeout, err := p.timeout(spec.Timeout)
+	if err != nil {
+		return 0, err
+	}
 	exe, err := openExecutable(p.root, spec.Path)
 	if err != nil {
 		return 0, err
@@ -171,6 +179,7 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 	j := &job{
 		spec:    spec,
 		limits:  limits,
+		timeout: timeout,
 		created: time.Now(),
 		out:     newOutput(spool.Name(), p.cfg.MaxOutput),
 		done:    make(chan struct{}),

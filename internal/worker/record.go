@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,6 +29,8 @@ const (
 	ReasonOOMKilled Reason = "oom-killed"
 	// ReasonStartFailed: the job never got a process.
 	ReasonStartFailed Reason = "start-failed"
+	// ReasonTimedOut: the job's time limit ran out, and it was stopped.
+	ReasonTimedOut Reason = "timed-out"
 )
 
 // ending is what the stages of a run learned about how a job ended. Only
@@ -43,8 +46,10 @@ type ending struct {
 	// oomKilled says the kernel's OOM killer killed a process of the job,
 	// the leader or another, inside the job's memory limit.
 	oomKilled bool
-	// memoryLimit is the limit the OOM killer enforced, for the message.
+	// memoryLimit is the limit the OOM killer enforced, and timeout the
+	// time limit that ran out, for the message.
 	memoryLimit int64
+	timeout     time.Duration
 }
 
 // record decides j's final status from how it ended and records it. It is
@@ -73,6 +78,10 @@ func (e ending) outcome() (Status, *int, Reason, string) {
 		return StatusStopped, code, ReasonStopped, "stopped on request"
 	case killedAfterGrace:
 		return StatusStopped, code, ReasonStopped, "stopped on request: killed with SIGKILL"
+	case timedOut:
+		return StatusStopped, code, ReasonTimedOut, fmt.Sprintf("stopped: its time limit of %v ran out", e.timeout)
+	case timedOutKilled:
+		return StatusStopped, code, ReasonTimedOut, fmt.Sprintf("stopped: its time limit of %v ran out; killed with SIGKILL", e.timeout)
 	}
 	if e.oomKilled {
 		// Also when the leader exited 0: a job that lost a process to the

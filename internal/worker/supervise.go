@@ -25,6 +25,11 @@ const (
 	// killedAfterGrace: Stop sent SIGTERM, then SIGKILL when the grace
 	// period was over or Kill cut it short.
 	killedAfterGrace
+	// timedOut and timedOutKilled: the job's time limit ran out, and it was
+	// stopped as Stop does; it exited within the grace period, or was
+	// killed after it.
+	timedOut
+	timedOutKilled
 )
 
 // supervise owns j's process from its start until it is reaped. It waits for
@@ -39,18 +44,31 @@ const (
 func (p *Pool) supervise(j *job, cmd *exec.Cmd, group *cgroup.Group) ending {
 	pid := cmd.Process.Pid
 	exited := watchExit(pid)
+	var limit <-chan time.Time
+	if j.timeout > 0 {
+		t := time.NewTimer(j.timeout)
+		defer t.Stop()
+		limit = t.C
+	}
 	stop := notStopped
+	kill := func() { p.killGroup(j, group) }
 	select {
 	case <-exited:
 	case <-j.stopc:
-		stop = p.stopGroup(pid, exited, func() { p.killGroup(j, group) })
+		stop = p.stopGroup(pid, exited, kill)
+	case <-limit:
+		// The same stop as Stop's, named for the time limit.
+		stop = timedOut
+		if p.stopGroup(pid, exited, kill) == killedAfterGrace {
+			stop = timedOutKilled
+		}
 	}
 	// The leader is gone; what is left of its group goes with it, and of
 	// its cgroup too: processes that left the group (setsid) included.
 	signalGroup(pid, syscall.SIGKILL)
 	p.killGroup(j, group)
 	err := cmd.Wait()
-	return ending{stop: stop, state: cmd.ProcessState, waitErr: err}
+	return ending{stop: stop, state: cmd.ProcessState, waitErr: err, timeout: j.timeout}
 }
 
 // stopGroup sends SIGTERM to the group led by pid, waits the stop timeout
