@@ -25,29 +25,50 @@ import (
 // the thread that forks it. cmd.SysProcAttr is copied, never changed in
 // place, since callers may share one between commands.
 func (g *Group) Start(cmd *exec.Cmd) error {
-	if g.v2 != "" {
-		fd, err := unix.Open(g.v2, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("start in cgroup %s: %w", g.name, &os.PathError{Op: "open", Path: g.v2, Err: err})
-		}
-		defer unix.Close(fd)
-		attr := syscall.SysProcAttr{}
-		if cmd.SysProcAttr != nil {
-			attr = *cmd.SysProcAttr
-		}
-		attr.UseCgroupFD = true
-		attr.CgroupFD = fd
-		cmd.SysProcAttr = &attr
+	return g.StartWith(cmd, nil)
+}
+
+// StartWith is Start with onThread, if not nil, run on the thread that
+// forks, after it joined the group's v1 cgroups and just before the fork:
+// what onThread sets on the thread (no_new_privs, say), the child
+// inherits. The thread keeps it after: onThread must set nothing that
+// other work on that thread must not have.
+func (g *Group) StartWith(cmd *exec.Cmd, onThread func() error) error {
+	closeFD, err := g.placeV2(cmd)
+	if err != nil {
+		return err
 	}
-	if !slices.ContainsFunc(g.v1, func(dir string) bool { return dir != "" }) {
+	defer closeFD()
+	if onThread == nil && !slices.ContainsFunc(g.v1, func(dir string) bool { return dir != "" }) {
 		return g.wrapStart(cmd.Start())
 	}
 	// The placement runs on a goroutine of its own, locked to its thread,
 	// so that a thread that could not be moved back ends with it: see
 	// startOnThread.
 	done := make(chan error, 1)
-	go g.startOnThread(cmd, done)
+	go g.startOnThread(cmd, onThread, done)
 	return g.wrapStart(<-done)
+}
+
+// placeV2 makes cmd start in the group's cgroup2 directory, if it has one
+// (CLONE_INTO_CGROUP), and returns the func that closes the directory's
+// descriptor once cmd has started.
+func (g *Group) placeV2(cmd *exec.Cmd) (func(), error) {
+	if g.v2 == "" {
+		return func() {}, nil
+	}
+	fd, err := unix.Open(g.v2, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("start in cgroup %s: %w", g.name, &os.PathError{Op: "open", Path: g.v2, Err: err})
+	}
+	attr := syscall.SysProcAttr{}
+	if cmd.SysProcAttr != nil {
+		attr = *cmd.SysProcAttr
+	}
+	attr.UseCgroupFD = true
+	attr.CgroupFD = fd
+	cmd.SysProcAttr = &attr
+	return func() { unix.Close(fd) }, nil
 }
 
 func (g *Group) wrapStart(err error) error {
@@ -66,7 +87,7 @@ func (g *Group) wrapStart(err error) error {
 // it: the Go runtime then destroys the thread instead of running other
 // goroutines on it, which would put their work, and the children they
 // start, in this job's cgroups.
-func (g *Group) startOnThread(cmd *exec.Cmd, done chan<- error) {
+func (g *Group) startOnThread(cmd *exec.Cmd, onThread func() error, done chan<- error) {
 	runtime.LockOSThread()
 	tid := strconv.Itoa(unix.Gettid())
 	self, err := readProcCgroup(g.m.path("/proc/thread-self/cgroup"))
@@ -103,6 +124,9 @@ func (g *Group) startOnThread(cmd *exec.Cmd, done chan<- error) {
 			break
 		}
 		moved = append(moved, i)
+	}
+	if err == nil && onThread != nil {
+		err = onThread()
 	}
 	if err == nil {
 		err = cmd.Start()

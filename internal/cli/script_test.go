@@ -89,6 +89,16 @@ func TestScripts(t *testing.T) {
 			// up the job cgroups it finds in its parent at start.
 			var b [6]byte
 			rand.Read(b[:])
+			// As root the server runs jobs as nobody, in working
+			// directories in the data directory ($WORK/.tmp): nobody must
+			// be able to enter the directories above it, not list them.
+			if os.Geteuid() == 0 {
+				for _, dir := range []string{filepath.Dir(env.WorkDir), env.WorkDir} {
+					if err := os.Chmod(dir, 0o711); err != nil {
+						return err
+					}
+				}
+			}
 			parent := "rwtest-" + hex.EncodeToString(b[:])
 			env.Setenv("RW_CGROUP_PARENT", parent)
 			env.Defer(func() { removeCgroupParent(env.T(), parent) })

@@ -44,6 +44,7 @@ EXAMPLES:
 			&ucli.IntFlag{Name: "queue", Value: worker.DefaultQueueSize, EnvVars: []string{"RW_QUEUE"}, Usage: "jobs that may wait for a worker"},
 			&ucli.DurationFlag{Name: "stop-timeout", Value: worker.DefaultStopTimeout, EnvVars: []string{"RW_STOP_TIMEOUT"}, Usage: "grace period between SIGTERM and SIGKILL"},
 			&ucli.StringFlag{Name: "max-output", Value: "64MiB", EnvVars: []string{"RW_MAX_OUTPUT"}, Usage: "output kept per job (bytes, or with KiB, MiB, GiB)"},
+			&ucli.StringFlag{Name: "run-as", EnvVars: []string{"RW_RUN_AS"}, Usage: "the user jobs run as, a name or UID:GID (default: nobody when the server runs as root, else the server's own user)"},
 			&ucli.DurationFlag{Name: "job-timeout", EnvVars: []string{"RW_JOB_TIMEOUT"}, Usage: "time limit of a job that asks for none; 0 for none"},
 			&ucli.DurationFlag{Name: "max-job-timeout", EnvVars: []string{"RW_MAX_JOB_TIMEOUT"}, Usage: "the longest time limit a job may ask for; 0 for no cap"},
 			&ucli.StringFlag{Name: "cgroups", Value: string(server.CgroupsAuto), EnvVars: []string{"RW_CGROUPS"}, Usage: "run jobs in cgroups: auto (where the host allows), required (refuse to start without), or off"},
@@ -110,7 +111,13 @@ func serveConfig(c *ucli.Context) (server.RunConfig, error) {
 	if err != nil {
 		return server.RunConfig{}, withHint(err, "run 'rw gen-certs' to create it, or copy %s from where the PKI was made", pki.TokenPub)
 	}
-	warnPermissions(logger, dir, pool.JobsDir)
+	if pool.RunAs, err = runAs(c.String("run-as")); err != nil {
+		return server.RunConfig{}, err
+	}
+	if err := checkDataDir(pool.DataDir, pool.RunAs); err != nil {
+		return server.RunConfig{}, err
+	}
+	warnPermissions(logger, dir, pool.JobsDir, pool.RunAs)
 	return server.RunConfig{
 		Addr:     c.String("addr"),
 		TLS:      tlsCfg,
@@ -163,18 +170,6 @@ func poolConfig(c *ucli.Context) (worker.Config, error) {
 		DefaultTimeout: c.Duration("job-timeout"),
 		MaxTimeout:     c.Duration("max-job-timeout"),
 	}, nil
-}
-
-// warnPermissions logs the files that others could use to act as this
-// server: a readable private key, a jobs directory anyone may write to.
-func warnPermissions(logger zerolog.Logger, pkiDir, jobsDir string) {
-	key := filepath.Join(pkiDir, pki.ServerKey)
-	if info, err := os.Stat(key); err == nil && info.Mode().Perm()&0o077 != 0 {
-		logger.Warn().Str("file", key).Msg("the server's private key is readable by others: chmod 600 it")
-	}
-	if info, err := os.Stat(jobsDir); err == nil && info.Mode().Perm()&0o022 != 0 {
-		logger.Warn().Str("jobs_dir", jobsDir).Msg("the jobs directory is writable by others: anyone who can write there can run code as this server")
-	}
 }
 
 func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rw-project/rw/internal/cgroup"
+	"golang.org/x/sys/unix"
 
 	"github.com/rs/zerolog"
 	"github.com/rw-project/rw/internal/worker"
@@ -100,6 +101,9 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if cfg.Pool.OnError == nil {
 		cfg.Pool.OnError = func(id int64, err error) { log.Warn().Int64("job", id).Err(err).Msg("job") }
 	}
+	if err := restrictInherited(); err != nil {
+		return err
+	}
 	cgroups, err := openCgroups(cfg.Cgroups, cfg.Cgroup, log)
 	if err != nil {
 		return err
@@ -117,8 +121,16 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		return fmt.Errorf("%w: %w", ErrPool, err)
 	}
 	srv := New(Config{Pool: PoolOf(pool), TokenKey: cfg.TokenKey, Log: log, StopTimeout: cfg.Pool.StopTimeout, WriteTimeout: cfg.WriteTimeout})
+	runAs := "the server's own user"
+	if c := cfg.Pool.RunAs; c != nil {
+		runAs = c.Name
+		if c.Uid == 0 {
+			log.Warn().Msg("jobs run as root: a job can then do anything this server can, read its keys included")
+		}
+	}
 	log.Info().
 		Str("addr", ln.Addr().String()).
+		Str("run_as", runAs).
 		Str("jobs_dir", cfg.Pool.JobsDir).
 		Int("workers", cfg.Pool.Workers).
 		Int("queue", cfg.Pool.QueueSize).
@@ -148,6 +160,18 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		return fmt.Errorf("shut down: %w", err)
 	}
 	log.Info().Msg("stopped")
+	return nil
+}
+
+// restrictInherited sets what every job inherits from the server: a umask
+// of 077, so the files a job makes are its own, and a core file size of 0,
+// so that a crashing job leaves no image of its memory behind. The server
+// itself creates its files with explicit modes and never dumps core.
+func restrictInherited() error {
+	unix.Umask(0o077)
+	if err := unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{Cur: 0, Max: 0}); err != nil {
+		return fmt.Errorf("limit core files to 0: %w", err)
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -133,13 +134,18 @@ func JobsDir(t testing.TB) string {
 	for name, body := range Jobs {
 		files[name] = []byte(body)
 	}
+	files["notexec.txt"] = []byte("#!/bin/sh\necho no\n")
 	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), body, 0o755); err != nil {
+		mode := os.FileMode(0o755)
+		if name == "notexec.txt" {
+			mode = 0o644
+		}
+		// Chmod, not WriteFile's mode alone: a server run in this
+		// process sets the umask to 077, and jobs may run as another user.
+		path := filepath.Join(dir, name)
+		if err := errors.Join(os.WriteFile(path, body, mode), os.Chmod(path, mode)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "notexec.txt"), []byte("#!/bin/sh\necho no\n"), 0o644); err != nil {
-		t.Fatal(err)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)

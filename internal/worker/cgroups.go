@@ -29,13 +29,13 @@ func (p *Pool) enforcesLimits() bool {
 // returns a nil group.
 func (p *Pool) startInGroup(j *job, cmd *exec.Cmd) (*cgroup.Group, error) {
 	if !p.enforcesLimits() {
-		return nil, cmd.Start()
+		return nil, startNoNewPrivs(cmd)
 	}
 	group, err := p.cfg.Cgroups.Create(strconv.FormatInt(j.id, 10), j.limits)
 	if err != nil {
 		return nil, fmt.Errorf("create the job's cgroup: %w", err)
 	}
-	if err := group.Start(cmd); err != nil {
+	if err := group.StartWith(cmd, setNoNewPrivs); err != nil {
 		if rerr := group.Remove(); rerr != nil {
 			p.problem(j, rerr)
 		}

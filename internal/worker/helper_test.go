@@ -300,6 +300,28 @@ func runHelper(args []string) int {
 		}
 		fmt.Println("written")
 		return 0
+	case "ids": // print the real and effective uid and gid, and the groups
+		groups, _ := os.Getgroups()
+		fmt.Println("uid", os.Getuid(), "euid", os.Geteuid(), "gid", os.Getgid(), "egid", os.Getegid(), "groups", groups)
+		status, _ := os.ReadFile("/proc/self/status")
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "NoNewPrivs:") {
+				fmt.Println(strings.Join(strings.Fields(line), " "))
+			}
+		}
+		fmt.Printf("umask %04o\n", syscall.Umask(0))
+		var core syscall.Rlimit
+		syscall.Getrlimit(syscall.RLIMIT_CORE, &core)
+		fmt.Println("core", core.Cur)
+		return 0
+	case "cwd": // print the working directory
+		dir, err := os.Getwd()
+		if err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		fmt.Println(dir)
+		return 0
 	case "stdin": // report what stdin holds
 		b, err := io.ReadAll(os.Stdin)
 		fmt.Printf("stdin %d bytes err=%v\n", len(b), err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -68,7 +69,11 @@ type Config struct {
 	// MaxTimeout the most a job may ask for; zero for none.
 	DefaultTimeout time.Duration
 	MaxTimeout     time.Duration
-	// Env replaces DefaultEnv. RW_JOB_ID is always added.
+	// RunAs, if set, is the user every job runs as, with no supplementary
+	// groups; nil runs jobs as the server's own user. Setting it needs root.
+	RunAs *Credential
+	// Env replaces DefaultEnv. RW_JOB_ID and HOME (the job's working
+	// directory) are always added.
 	Env []string
 	// OnChange, if set, is called after each change of a job's status. It is
 	// called from the pool's goroutines and must not block.
@@ -85,6 +90,7 @@ type Pool struct {
 	cfg      Config
 	root     *os.Root
 	spoolDir string
+	workRoot string         // holds the jobs' working directories
 	wg       sync.WaitGroup // the workers
 	killc    chan struct{}  // closed by Kill
 	killOnce sync.Once
@@ -136,7 +142,15 @@ func New(cfg Config) (*Pool, error) {
 		root.Close()
 		return nil, fmt.Errorf("worker: create output directory: %w", err)
 	}
-	p := &Pool{cfg: cfg, root: root, spoolDir: spool, killc: make(chan struct{})}
+	// The jobs reach their working directories through the spool
+	// directory: they may enter it, not list it.
+	workRoot := filepath.Join(spool, "work")
+	if err := errors.Join(os.Chmod(spool, 0o711), os.Mkdir(workRoot, 0o711), os.Chmod(workRoot, 0o711)); err != nil {
+		os.RemoveAll(spool)
+		root.Close()
+		return nil, fmt.Errorf("worker: create the jobs' working directories: %w", err)
+	}
+	p := &Pool{cfg: cfg, root: root, spoolDir: spool, workRoot: workRoot, killc: make(chan struct{})}
 	p.cond = sync.NewCond(&p.mu)
 	p.wg.Add(cfg.Workers)
 	for range cfg.Workers {

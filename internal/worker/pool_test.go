@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -161,9 +162,41 @@ func TestEnvironmentIsNotInherited(t *testing.T) {
 	id := start(t, p, "env")
 	wait(t, p, id)
 	got := strings.Split(strings.TrimSpace(string(readOutput(t, p, id))), "\n")
+	// HOME is the job's own working directory, and is where it runs.
+	var home string
+	got = slices.DeleteFunc(got, func(kv string) bool {
+		v, ok := strings.CutPrefix(kv, "HOME=")
+		if ok {
+			home = v
+		}
+		return ok
+	})
 	want := append(append([]string{}, DefaultEnv...), testEnv, "RW_JOB_ID="+strconv.FormatInt(id, 10))
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("environment = %q, want %q", got, want)
+		t.Errorf("environment = %q, want %q and HOME", got, want)
+	}
+	if !strings.HasPrefix(home, filepath.Join(p.workRoot, fmt.Sprintf("job-%d-", id))) {
+		t.Errorf("HOME = %q, want the job's directory in %s", home, p.workRoot)
+	}
+}
+
+func TestJobRunsInADirectoryOfItsOwn(t *testing.T) {
+	p := newPool(t, Config{})
+	a, b := start(t, p, "cwd"), start(t, p, "cwd")
+	wa, wb := strings.TrimSpace(string(readOutput(t, p, a))), strings.TrimSpace(string(readOutput(t, p, b)))
+	if wa == wb || !strings.HasPrefix(wa, p.workRoot+"/") || !strings.HasPrefix(wb, p.workRoot+"/") {
+		t.Errorf("working directories %q and %q, want two of their own in %s", wa, wb, p.workRoot)
+	}
+	info, err := os.Stat(wa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o700 {
+		t.Errorf("%s has mode %v, want 0700", wa, info.Mode().Perm())
+	}
+	// Others may enter the parent, to reach their own, but not list it.
+	if info, err := os.Stat(p.workRoot); err != nil || info.Mode().Perm() != 0o711 {
+		t.Errorf("%s: %v, %v; want mode 0711", p.workRoot, info.Mode(), err)
 	}
 }
 

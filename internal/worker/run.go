@@ -48,6 +48,7 @@ type launch struct {
 	out   *os.File // the output pipe's write end: the process's stdout and stderr
 	pipe  *os.File // the output pipe's read end, for the copier
 	spool *os.File // the output file, for the copier
+	dir   string   // the job's working directory
 }
 
 // prepare does everything for j that comes before its process exists: it
@@ -65,6 +66,13 @@ func (p *Pool) prepare(j *job) (*launch, *ending) {
 	j.exe, j.spool = nil, nil
 	j.mu.Unlock()
 
+	dir, err := p.workDir(j)
+	if err != nil {
+		l.exe.Close()
+		l.spool.Close()
+		return nil, &ending{startErr: err}
+	}
+	l.dir = dir
 	r, w, err := os.Pipe()
 	if err != nil {
 		l.exe.Close()

@@ -18,7 +18,7 @@ import (
 // holds its own copies of the files it was given, spawn closes ours; if it
 // could not start, it closes the rest of l too.
 func (p *Pool) spawn(j *job, l *launch) (*exec.Cmd, *cgroup.Group, error) {
-	cmd := p.command(j, l.exe, l.out)
+	cmd := p.command(j, l)
 	group, err := p.startInGroup(j, cmd)
 	// Our copy of the write end would keep the pipe open after the job ends.
 	l.out.Close()
@@ -26,7 +26,7 @@ func (p *Pool) spawn(j *job, l *launch) (*exec.Cmd, *cgroup.Group, error) {
 	if err != nil {
 		l.pipe.Close()
 		l.spool.Close()
-		return nil, nil, fmt.Errorf("could not start: %w", err)
+		return nil, nil, fmt.Errorf("could not start: %w", p.explainStartError(j, err))
 	}
 	return cmd, group, nil
 }
@@ -45,19 +45,19 @@ func (p *Pool) spawn(j *job, l *launch) (*exec.Cmd, *cgroup.Group, error) {
 // they were written. Stdin is /dev/null (exec.Cmd's default for a nil Stdin).
 // Setpgid puts the job in a process group of its own, so that Stop can signal
 // the job's whole tree at once.
-func (p *Pool) command(j *job, exe, out *os.File) *exec.Cmd {
-	env := make([]string, 0, len(p.cfg.Env)+1)
+func (p *Pool) command(j *job, l *launch) *exec.Cmd {
+	env := make([]string, 0, len(p.cfg.Env)+2)
 	env = append(env, p.cfg.Env...)
-	env = append(env, "RW_JOB_ID="+strconv.FormatInt(j.id, 10))
+	env = append(env, "HOME="+l.dir, "RW_JOB_ID="+strconv.FormatInt(j.id, 10))
 	return &exec.Cmd{
 		Path:        "/proc/self/fd/3",
 		Args:        append([]string{j.spec.Path}, j.spec.Args...),
 		Env:         env,
-		Dir:         p.cfg.JobsDir,
-		Stdout:      out,
-		Stderr:      out,
-		ExtraFiles:  []*os.File{exe},
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		Dir:         l.dir,
+		Stdout:      l.out,
+		Stderr:      l.out,
+		ExtraFiles:  []*os.File{l.exe},
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Credential: p.credential()},
 	}
 }
 

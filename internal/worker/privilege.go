@@ -1,0 +1,85 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Credential is the user jobs run as.
+type Credential struct {
+	// Name is how logs and messages name the user ("nobody", or the uid
+	// when the user has no name).
+	Name string
+	Uid  uint32
+	Gid  uint32
+}
+
+// workDir makes j's working directory: a fresh directory of its own in the
+// pool's private directory, owned by the user the job runs as, mode 0700,
+// with a random name in a parent that others may enter but not list, so
+// that no other job can find it. It is removed with the pool's directory.
+func (p *Pool) workDir(j *job) (string, error) {
+	dir, err := os.MkdirTemp(p.workRoot, "job-"+strconv.FormatInt(j.id, 10)+"-")
+	if err != nil {
+		return "", fmt.Errorf("could not create the job's working directory: %w", err)
+	}
+	if c := p.cfg.RunAs; c != nil {
+		if err := os.Chown(dir, int(c.Uid), int(c.Gid)); err != nil {
+			os.Remove(dir)
+			return "", fmt.Errorf("could not give the job's working directory to %s: %w", c.Name, err)
+		}
+	}
+	return dir, nil
+}
+
+// credential is what a job's process runs as: the pool's RunAs user with
+// no supplementary groups, or nil to keep the server's own.
+func (p *Pool) credential() *syscall.Credential {
+	c := p.cfg.RunAs
+	if c == nil {
+		return nil
+	}
+	return &syscall.Credential{Uid: c.Uid, Gid: c.Gid, Groups: []uint32{}}
+}
+
+// setNoNewPrivs marks the calling thread no_new_privs. A process forked
+// from that thread inherits the mark, so neither the job nor anything it
+// runs can gain privileges through exec (a setuid binary, file
+// capabilities). The thread keeps the mark, which is harmless: the server
+// never needs exec to gain privileges, and every job gets the mark anyway.
+func setNoNewPrivs() error {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set no_new_privs: %w", err)
+	}
+	return nil
+}
+
+// startNoNewPrivs starts cmd from a thread marked no_new_privs.
+func startNoNewPrivs(cmd *exec.Cmd) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := setNoNewPrivs(); err != nil {
+		return err
+	}
+	return cmd.Start()
+}
+
+// explainStartError names the user and the file when the job's user may
+// not run the job's file, rather than the chain of internal steps (the
+// cgroup, the descriptor path the file is run through).
+func (p *Pool) explainStartError(j *job, err error) error {
+	var errno unix.Errno
+	if p.cfg.RunAs == nil || !errors.As(err, &errno) || (errno != unix.EACCES && errno != unix.EPERM) {
+		return err
+	}
+	return fmt.Errorf("%s may not run %s: %w (the file needs read and execute permission for it: chmod o+rx %s)",
+		p.cfg.RunAs.Name, j.spec.Path, errno, filepath.Join(p.cfg.JobsDir, j.spec.Path))
+}
