@@ -9,9 +9,15 @@ import (
 	"syscall"
 
 	"github.com/rw-project/rw/internal/cli"
+	"github.com/rw-project/rw/internal/jobinit"
 )
 
 func main() {
+	// rw run again as an isolated job's init does nothing else: no flags,
+	// no signal handling of the command line's.
+	if len(os.Args) > 1 && os.Args[1] == jobinit.Arg {
+		jobinit.Main()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()

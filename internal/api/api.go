@@ -62,6 +62,9 @@ type StartRequest struct {
 	// Timeout, if given, is the job's time limit as a Go duration ("90s",
 	// "1h30m"); when it runs out the job is stopped as POST /stop does.
 	Timeout string `json:"timeout,omitempty"`
+	// Isolate, if given, says whether the job runs in namespaces of its
+	// own; left out, the server's default (--isolate) applies.
+	Isolate *bool `json:"isolate,omitempty"`
 }
 
 // LimitsRequest is what a start request asks for. 0 means unlimited.
@@ -197,6 +200,9 @@ type Job struct {
 	Limits Limits `json:"limits"`
 	// Timeout is the job's time limit as a Go duration; absent for none.
 	Timeout string `json:"timeout,omitempty"`
+	// Isolated says the job runs in PID, mount, network, UTS and IPC
+	// namespaces of its own.
+	Isolated bool `json:"isolated"`
 	// Usage is what the job used; null where the host cannot say.
 	Usage *Usage `json:"usage"`
 }
@@ -227,6 +233,7 @@ const (
 	CodeInvalidArgs      = "invalid_args"
 	CodeInvalidLimits    = "invalid_limits"
 	CodeInvalidTimeout   = "invalid_timeout"
+	CodeCannotIsolate    = "isolation_unavailable"
 	CodeQueueFull        = "queue_full"
 	CodeShuttingDown     = "shutting_down"
 	CodeInternal         = "internal"

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/client"
 	"github.com/rw-project/rw/internal/worker"
 	ucli "github.com/urfave/cli/v2"
 )
@@ -46,7 +47,10 @@ func serverLimitFlags() []ucli.Flag {
 func requestLimitFlags() []ucli.Flag {
 	// Not --timeout: every command has that flag already, for the bound
 	// on each request.
-	flags := []ucli.Flag{&ucli.DurationFlag{Name: "time-limit", Usage: "stop the job, as rw stop does, once it has run this long (default: the server's)"}}
+	flags := []ucli.Flag{
+		&ucli.DurationFlag{Name: "time-limit", Usage: "stop the job, as rw stop does, once it has run this long (default: the server's)"},
+		&ucli.BoolFlag{Name: "isolate", Usage: "run the job in PID, mount, network, UTS and IPC namespaces of its own (default: the server's; --isolate=false to ask for none)"},
+	}
 	for _, f := range limitFlags {
 		flags = append(flags, &ucli.StringFlag{Name: f.name, Usage: "limit the job's " + f.usage + "; 0 is unlimited (default: the server's)"})
 	}
@@ -105,6 +109,22 @@ func serverLimits(c *ucli.Context) (defaults, maxima worker.Limits, err error) {
 		return defaults, maxima, usagef("the --job-* defaults do not fit the --max-job-* maxima and floors: %v", err)
 	}
 	return defaults, maxima, nil
+}
+
+// startOptions reads rw start's and rw run's flags for what the job gets:
+// limits, a time limit, isolation. What is not given takes the server's
+// default.
+func startOptions(c *ucli.Context) (client.StartOptions, error) {
+	limits, err := requestLimits(c)
+	if err != nil {
+		return client.StartOptions{}, err
+	}
+	opts := client.StartOptions{Limits: limits, Timeout: c.Duration("time-limit")}
+	if c.IsSet("isolate") {
+		isolate := c.Bool("isolate")
+		opts.Isolate = &isolate
+	}
+	return opts, nil
 }
 
 // requestLimits reads rw start's and rw run's limit flags; nil when none

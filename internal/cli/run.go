@@ -23,7 +23,7 @@ func runCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "run",
 		Usage: "start a job, stream its output and exit with its exit code",
-		UsageText: `rw run [--memory SIZE] [--cpus N] [--pids N] [--io-read RATE] [--io-write RATE] [--time-limit D] PATH [ARGS...]
+		UsageText: `rw run [--memory SIZE] [--cpus N] [--pids N] [--io-read RATE] [--io-write RATE] [--time-limit D] [--isolate] PATH [ARGS...]
 
    Like 'ssh host cmd' or 'docker run': starts the job, writes its output to
    stdout as it comes, and exits with the job's exit code. The first Ctrl-C
@@ -44,7 +44,7 @@ func runAction(c *ucli.Context) error {
 	if c.NArg() < 1 {
 		return usagef("run needs the PATH of an executable in the server's jobs directory")
 	}
-	limits, err := requestLimits(c)
+	opts, err := startOptions(c)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func runAction(c *ucli.Context) error {
 	defer leave()
 
 	startCtx, cancel := conn.bounded(ctx)
-	job, err := conn.Start(startCtx, c.Args().First(), c.Args().Tail(), limits, c.Duration("time-limit"))
+	job, err := conn.Start(startCtx, c.Args().First(), c.Args().Tail(), opts)
 	cancel()
 	if err != nil {
 		return explain(conn, err)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/rw-project/rw/internal/jobinit"
 )
 
 // TestMain lets the test binary run as the rw command inside the scripts, so
@@ -29,6 +30,9 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"rw": func() {
+			if len(os.Args) > 1 && os.Args[1] == jobinit.Arg {
+				jobinit.Main()
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			code := Run(ctx, os.Args, os.Stdout, os.Stderr)
 			stop()

@@ -45,6 +45,7 @@ EXAMPLES:
 			&ucli.DurationFlag{Name: "stop-timeout", Value: worker.DefaultStopTimeout, EnvVars: []string{"RW_STOP_TIMEOUT"}, Usage: "grace period between SIGTERM and SIGKILL"},
 			&ucli.StringFlag{Name: "max-output", Value: "64MiB", EnvVars: []string{"RW_MAX_OUTPUT"}, Usage: "output kept per job (bytes, or with KiB, MiB, GiB)"},
 			&ucli.StringFlag{Name: "run-as", EnvVars: []string{"RW_RUN_AS"}, Usage: "the user jobs run as, a name or UID:GID (default: nobody when the server runs as root, else the server's own user)"},
+			&ucli.BoolFlag{Name: "isolate", EnvVars: []string{"RW_ISOLATE"}, Usage: "run jobs that do not say otherwise in namespaces of their own (needs root)"},
 			&ucli.DurationFlag{Name: "job-timeout", EnvVars: []string{"RW_JOB_TIMEOUT"}, Usage: "time limit of a job that asks for none; 0 for none"},
 			&ucli.DurationFlag{Name: "max-job-timeout", EnvVars: []string{"RW_MAX_JOB_TIMEOUT"}, Usage: "the longest time limit a job may ask for; 0 for no cap"},
 			&ucli.StringFlag{Name: "cgroups", Value: string(server.CgroupsAuto), EnvVars: []string{"RW_CGROUPS"}, Usage: "run jobs in cgroups: auto (where the host allows), required (refuse to start without), or off"},
@@ -148,6 +149,9 @@ func poolConfig(c *ucli.Context) (worker.Config, error) {
 	if err != nil {
 		return worker.Config{}, err
 	}
+	if c.Bool("isolate") && !worker.CanIsolate() {
+		return worker.Config{}, withHint(errors.New("--isolate: isolating jobs needs a server run as root"), "run rw serve as root, or drop --isolate")
+	}
 	if err := worker.CheckTimeouts(c.Duration("job-timeout"), c.Duration("max-job-timeout")); err != nil {
 		return worker.Config{}, usagef("--job-timeout, --max-job-timeout: %v", err)
 	}
@@ -167,6 +171,7 @@ func poolConfig(c *ucli.Context) (worker.Config, error) {
 		MaxOutput:      maxOutput,
 		DefaultLimits:  defaults,
 		MaxLimits:      maxima,
+		Isolate:        c.Bool("isolate"),
 		DefaultTimeout: c.Duration("job-timeout"),
 		MaxTimeout:     c.Duration("max-job-timeout"),
 	}, nil

@@ -10,7 +10,7 @@ func startCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "start",
 		Usage: "start a job and print its id",
-		UsageText: `rw start [--memory SIZE] [--cpus N] [--pids N] [--io-read RATE] [--io-write RATE] [--time-limit D] PATH [ARGS...]
+		UsageText: `rw start [--memory SIZE] [--cpus N] [--pids N] [--io-read RATE] [--io-write RATE] [--time-limit D] [--isolate] PATH [ARGS...]
 
    PATH is relative to the server's jobs directory. Everything after PATH
    reaches the job as it is, strings, without a shell, even words that look
@@ -35,7 +35,7 @@ func startAction(c *ucli.Context) error {
 	if c.NArg() < 1 {
 		return usagef("start needs the PATH of an executable in the server's jobs directory")
 	}
-	limits, err := requestLimits(c)
+	opts, err := startOptions(c)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func startAction(c *ucli.Context) error {
 		return err
 	}
 	defer cleanup()
-	job, err := conn.Start(ctx, c.Args().First(), c.Args().Tail(), limits, c.Duration("time-limit"))
+	job, err := conn.Start(ctx, c.Args().First(), c.Args().Tail(), opts)
 	if err != nil {
 		return explain(conn, err)
 	}

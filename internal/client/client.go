@@ -86,11 +86,22 @@ func (c *Client) Close() {
 	c.http.CloseIdleConnections()
 }
 
-// Start starts path with args and returns the new job. limits, if not nil,
-// are the job's own limits, and timeout, if positive, its time limit; the
-// server's defaults fill in the rest.
-func (c *Client) Start(ctx context.Context, path string, args []string, limits *api.LimitsRequest, timeout time.Duration) (api.Job, error) {
-	req := api.StartRequest{FilePath: path, Args: make([]api.Arg, len(args)), Limits: limits}
+// StartOptions are what a start request may ask for besides the program:
+// the zero value takes the server's defaults for all of it.
+type StartOptions struct {
+	// Limits, if not nil, are the job's own limits.
+	Limits *api.LimitsRequest
+	// Timeout, if positive, is the job's time limit.
+	Timeout time.Duration
+	// Isolate, if not nil, says whether the job runs in namespaces of its
+	// own.
+	Isolate *bool
+}
+
+// Start starts path with args as opts says and returns the new job.
+func (c *Client) Start(ctx context.Context, path string, args []string, opts StartOptions) (api.Job, error) {
+	req := api.StartRequest{FilePath: path, Args: make([]api.Arg, len(args)), Limits: opts.Limits, Isolate: opts.Isolate}
+	timeout := opts.Timeout
 	if timeout > 0 {
 		req.Timeout = timeout.String()
 	}

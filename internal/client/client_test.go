@@ -73,7 +73,7 @@ func TestClientFlow(t *testing.T) {
 	e := newEnv(t, 0)
 	c := e.client(t, "alice", "localhost:"+e.port(), pki.ServerCACert)
 	ctx := context.Background()
-	job, err := c.Start(ctx, "echo.sh", []string{"a b", "--x"}, nil, 0)
+	job, err := c.Start(ctx, "echo.sh", []string{"a b", "--x"}, StartOptions{})
 	if err != nil || job.ID != 1 {
 		t.Fatalf("Start: %+v, %v", job, err)
 	}
@@ -105,7 +105,7 @@ func TestClientErrors(t *testing.T) {
 	ctx := context.Background()
 	alice := e.client(t, "alice", "localhost:"+e.port(), pki.ServerCACert)
 	bob := e.client(t, "bob", "localhost:"+e.port(), pki.ServerCACert)
-	if _, err := alice.Start(ctx, "echo.sh", nil, nil, 0); err != nil {
+	if _, err := alice.Start(ctx, "echo.sh", nil, StartOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -114,10 +114,10 @@ func TestClientErrors(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) || !errors.As(err, &apiErr) || !strings.Contains(apiErr.Message, "no job 1") {
 		t.Errorf("bob queries alice's job: %v", err)
 	}
-	if _, err := alice.Start(ctx, "missing.sh", nil, nil, 0); !errors.Is(err, ErrNotFound) {
+	if _, err := alice.Start(ctx, "missing.sh", nil, StartOptions{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("start missing: %v", err)
 	}
-	if _, err := alice.Start(ctx, "../x", nil, nil, 0); !errors.Is(err, ErrUnprocessable) {
+	if _, err := alice.Start(ctx, "../x", nil, StartOptions{}); !errors.Is(err, ErrUnprocessable) {
 		t.Errorf("start outside: %v", err)
 	}
 

@@ -109,7 +109,7 @@ func TestSlowAnswerIsTimeout(t *testing.T) {
 func startIgnoring(t *testing.T, c *Client) api.Job {
 	t.Helper()
 	ctx := context.Background()
-	job, err := c.Start(ctx, "ignore.sh", nil, nil, 0)
+	job, err := c.Start(ctx, "ignore.sh", nil, StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,6 +100,25 @@ func TestJobsCannotReachTheServer(t *testing.T) {
 			}
 		})
 	}
+	// Jobs that share the run-as user can signal each other unless the
+	// attacker's job is isolated: then alice's job is not even in its
+	// PID namespace.
+	victim := s.StartJob(t, alice, "sleep.sh")
+	vsnap, _ := s.Pool.Query(victim)
+	body := fmt.Sprintf(`{"filePath": "shell.sh", "args": ["kill -9 %d"], "isolate": true}`, vsnap.PID)
+	r = s.Call(t, bob, "POST", "/start", body)
+	var kj api.Job
+	r.Decode(t, &kj)
+	if r.Status != 200 || !kj.Isolated {
+		t.Fatalf("isolated start: %d %s", r.Status, r.Body)
+	}
+	if snap := s.Wait(t, kj.ID); snap.Status != worker.StatusFailed {
+		t.Errorf("an isolated job's kill of another user's job: %s, want it to fail", snap.Status)
+	}
+	if vsnap, _ := s.Pool.Query(victim); vsnap.Status != worker.StatusRunning {
+		t.Errorf("alice's job is %s after bob's isolated job tried to kill it", vsnap.Status)
+	}
+
 	if b, err := os.ReadFile(filepath.Join(jobs, "add.exe")); err != nil || strings.Contains(string(b), "owned") {
 		t.Errorf("add.exe was changed: %q, %v", b, err)
 	}

@@ -40,6 +40,8 @@ func statusOf(err error) (status int, code string) {
 		return http.StatusUnprocessableEntity, api.CodePathNotAllowed
 	case errors.Is(err, worker.ErrInvalidLimits):
 		return http.StatusUnprocessableEntity, api.CodeInvalidLimits
+	case errors.Is(err, worker.ErrCannotIsolate):
+		return http.StatusUnprocessableEntity, api.CodeCannotIsolate
 	case errors.Is(err, worker.ErrInvalidTimeout):
 		return http.StatusUnprocessableEntity, api.CodeInvalidTimeout
 	case errors.Is(err, worker.ErrInvalidArgs), errors.Is(err, api.ErrArgType):

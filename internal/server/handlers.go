@@ -95,7 +95,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.fail(w, c, err)
 		return
 	}
-	spec := worker.Spec{Owner: c.identity.User, Path: req.FilePath, Args: args}
+	spec := worker.Spec{Owner: c.identity.User, Path: req.FilePath, Args: args, Isolate: req.Isolate}
 	if l := req.Limits; l != nil {
 		spec.Limits = worker.LimitsRequest{MemoryBytes: l.MemoryBytes, CPUs: l.CPUs, Pids: l.Pids,
 			IOReadBytesPerSec: l.IOReadBytesPerSec, IOWriteBytesPerSec: l.IOWriteBytesPerSec}

@@ -31,6 +31,7 @@ func (s *Server) job(snap worker.Snapshot) api.Job {
 			IOWriteBytesPerSec: snap.Limits.IOWriteBytesPerSec,
 		},
 	}
+	j.Isolated = snap.Isolated
 	if snap.Timeout > 0 {
 		j.Timeout = snap.Timeout.String()
 	}

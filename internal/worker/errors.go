@@ -29,6 +29,10 @@ var (
 // holding a NUL byte.
 var ErrInvalidArgs = errors.New("invalid arguments")
 
+// ErrCannotIsolate means a job asked for isolation from a pool that cannot
+// give it: the server does not run as root.
+var ErrCannotIsolate = errors.New("isolation is not available")
+
 // ErrInvalidTimeout means a job asked for a time limit that is negative
 // or over the pool's maximum.
 var ErrInvalidTimeout = errors.New("invalid timeout")

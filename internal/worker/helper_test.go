@@ -3,6 +3,7 @@ package worker
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rw-project/rw/internal/jobinit"
 	"go.uber.org/goleak"
 )
 
@@ -27,6 +29,10 @@ const helperName = "helper"
 var jobsDir string
 
 func TestMain(m *testing.M) {
+	// The test binary is the init of isolated jobs, as rw is.
+	if len(os.Args) > 1 && os.Args[1] == jobinit.Arg {
+		jobinit.Main()
+	}
 	if filepath.Base(os.Args[0]) == helperName {
 		os.Exit(runHelper(os.Args[1:]))
 	}
@@ -313,6 +319,36 @@ func runHelper(args []string) int {
 		var core syscall.Rlimit
 		syscall.Getrlimit(syscall.RLIMIT_CORE, &core)
 		fmt.Println("core", core.Cur)
+		return 0
+	case "ns": // print what an isolated job sees: its parent, /proc, interfaces, hostname
+		host, _ := os.Hostname()
+		ifaces, _ := net.Interfaces()
+		var names []string
+		for _, i := range ifaces {
+			up := "down"
+			if i.Flags&net.FlagUp != 0 {
+				up = "up"
+			}
+			names = append(names, i.Name+":"+up)
+		}
+		entries, _ := os.ReadDir("/proc")
+		procs := 0
+		for _, e := range entries {
+			if _, err := strconv.Atoi(e.Name()); err == nil {
+				procs++
+			}
+		}
+		fmt.Println("ppid", os.Getppid())
+		fmt.Println("procs", procs)
+		fmt.Println("ifaces", strings.Join(names, ","))
+		fmt.Println("hostname", host)
+		if len(args) > 0 {
+			c, err := net.DialTimeout("tcp", args[0], time.Second)
+			if err == nil {
+				c.Close()
+			}
+			fmt.Println("dial", err == nil)
+		}
 		return 0
 	case "cwd": // print the working directory
 		dir, err := os.Getwd()

@@ -52,6 +52,9 @@ type Spec struct {
 	// Timeout, if positive, is the job's time limit; zero takes the pool's
 	// default. When it runs out the job is stopped as Stop does.
 	Timeout time.Duration
+	// Isolate, if set, says whether the job runs in namespaces of its own
+	// (see Config.Isolate); nil takes the pool's default.
+	Isolate *bool
 }
 
 // Snapshot is a copy of a job's state at one moment. It shares no memory with
@@ -86,6 +89,8 @@ type Snapshot struct {
 	Limits Limits
 	// Timeout is the job's time limit, 0 for none.
 	Timeout time.Duration
+	// Isolated says the job runs in namespaces of its own.
+	Isolated bool
 	// Usage is what the job has used so far, or used in all once it is
 	// final; a nil field is one the host cannot tell.
 	Usage Usage
@@ -101,6 +106,7 @@ type job struct {
 	spec    Spec
 	limits  Limits        // the limits in force, resolved at Start
 	timeout time.Duration // the time limit in force, 0 for none
+	isolate bool          // runs in namespaces of its own, under an init
 	created time.Time
 	out     *output
 	// done is closed when the job reaches its final status.
@@ -136,6 +142,7 @@ func (j *job) snapshot() Snapshot {
 		Reason:    j.reason,
 		Limits:    j.limits,
 		Timeout:   j.timeout,
+		Isolated:  j.isolate,
 		Error:     j.message,
 		PID:       j.pid,
 		CreatedAt: j.created,

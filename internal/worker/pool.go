@@ -69,6 +69,14 @@ type Config struct {
 	// MaxTimeout the most a job may ask for; zero for none.
 	DefaultTimeout time.Duration
 	MaxTimeout     time.Duration
+	// Isolate makes jobs that do not say otherwise run in new PID, mount,
+	// network, UTS and IPC namespaces, under an init that is this program
+	// run again (Self, with jobinit.Arg: main must hand that to
+	// jobinit.Main). It needs root.
+	Isolate bool
+	// Self is the program to run as an isolated job's init;
+	// "/proc/self/exe" if empty.
+	Self string
 	// RunAs, if set, is the user every job runs as, with no supplementary
 	// groups; nil runs jobs as the server's own user. Setting it needs root.
 	RunAs *Credential
@@ -125,6 +133,9 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
 	}
+	if cfg.Self == "" {
+		cfg.Self = "/proc/self/exe"
+	}
 	if cfg.Env == nil {
 		cfg.Env = DefaultEnv
 	}
@@ -180,6 +191,13 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	isolate := p.cfg.Isolate
+	if spec.Isolate != nil {
+		isolate = *spec.Isolate
+	}
+	if isolate && !CanIsolate() {
+		return 0, fmt.Errorf("isolation needs a server run as root, to make namespaces and mount /proc: ask without isolation: %w", ErrCannotIsolate)
+	}
 	exe, err := openExecutable(p.root, spec.Path)
 	if err != nil {
 		return 0, err
@@ -194,6 +212,7 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		spec:    spec,
 		limits:  limits,
 		timeout: timeout,
+		isolate: isolate,
 		created: time.Now(),
 		out:     newOutput(spool.Name(), p.cfg.MaxOutput),
 		done:    make(chan struct{}),

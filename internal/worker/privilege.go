@@ -50,6 +50,10 @@ func (p *Pool) credential() *syscall.Credential {
 	return &syscall.Credential{Uid: c.Uid, Gid: c.Gid, Groups: []uint32{}}
 }
 
+// CanIsolate reports whether this process can run isolated jobs: making
+// namespaces and mounting /proc in them needs root.
+func CanIsolate() bool { return os.Geteuid() == 0 }
+
 // setNoNewPrivs marks the calling thread no_new_privs. A process forked
 // from that thread inherits the mark, so neither the job nor anything it
 // runs can gain privileges through exec (a setuid binary, file

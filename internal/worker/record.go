@@ -40,9 +40,13 @@ type ending struct {
 	stop stopCause
 	// startErr says why the job never got a process; nil once it had one.
 	startErr error
-	// state and waitErr are what Wait returned for the job's process.
+	// state and waitErr are what Wait returned for the job's process (an
+	// isolated job's init).
 	state   *os.ProcessState
 	waitErr error
+	// reported is the wait status an isolated job's init reported for the
+	// job itself; nil for a plain job, or an init that died first.
+	reported *syscall.WaitStatus
 	// oomKilled says the kernel's OOM killer killed a process of the job,
 	// the leader or another, inside the job's memory limit.
 	oomKilled bool
@@ -73,6 +77,11 @@ func (e ending) outcome() (Status, *int, Reason, string) {
 		return StatusFailed, nil, ReasonStartFailed, e.startErr.Error()
 	}
 	status, code, reason, message := exitStatus(e.state, e.waitErr)
+	if e.reported != nil {
+		// An isolated job's init reported the job's own wait status: a
+		// job that exits 137 and one killed by SIGKILL differ there.
+		status, code, reason, message = waitOutcome(*e.reported)
+	}
 	switch e.stop {
 	case stoppedOnRequest:
 		return StatusStopped, code, ReasonStopped, "stopped on request"
@@ -102,11 +111,25 @@ func exitStatus(ps *os.ProcessState, waitErr error) (Status, *int, Reason, strin
 		// rather than guess how the process ended.
 		return StatusFailed, nil, ReasonExited, fmt.Sprintf("could not wait for the process: %v", waitErr)
 	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		return waitOutcome(ws)
+	}
+	code := ps.ExitCode()
+	if code == 0 {
+		return StatusFinished, &code, ReasonExited, ""
+	}
+	return StatusFailed, &code, ReasonExited, fmt.Sprintf("exited with code %d", code)
+}
+
+// waitOutcome turns a process's wait status into a status, an exit code
+// (128 plus the signal number for a killed process), a reason and a
+// message.
+func waitOutcome(ws syscall.WaitStatus) (Status, *int, Reason, string) {
+	if ws.Signaled() {
 		code := 128 + int(ws.Signal())
 		return StatusFailed, &code, ReasonSignaled, fmt.Sprintf("killed by signal %d (%s)", int(ws.Signal()), signalName(ws.Signal()))
 	}
-	code := ps.ExitCode()
+	code := ws.ExitStatus()
 	if code == 0 {
 		return StatusFinished, &code, ReasonExited, ""
 	}

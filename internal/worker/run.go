@@ -28,16 +28,16 @@ func (p *Pool) run(j *job) {
 		p.record(j, *early)
 		return
 	}
-	cmd, group, err := p.spawn(j, l)
+	pr, err := p.spawn(j, l)
 	if err != nil {
 		p.record(j, ending{startErr: err})
 		return
 	}
-	p.markRunning(j, cmd.Process.Pid)
+	p.markRunning(j, pr.cmd.Process.Pid)
 	copied := copyOutput(j.out, l.pipe, l.spool)
-	end := p.supervise(j, cmd, group)
+	end := p.supervise(j, pr)
 	p.drain(l.pipe, copied)
-	p.releaseGroup(j, group, &end)
+	p.releaseGroup(j, pr.group, &end)
 	p.record(j, end)
 }
 

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/rw-project/rw/internal/cgroup"
+	"github.com/rw-project/rw/internal/jobinit"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,18 +18,53 @@ import (
 // starts it, which placing the job in a cgroup will wrap. Once the process
 // holds its own copies of the files it was given, spawn closes ours; if it
 // could not start, it closes the rest of l too.
-func (p *Pool) spawn(j *job, l *launch) (*exec.Cmd, *cgroup.Group, error) {
-	cmd := p.command(j, l)
-	group, err := p.startInGroup(j, cmd)
+func (p *Pool) spawn(j *job, l *launch) (*proc, error) {
+	pr := &proc{cmd: p.command(j, l)}
+	var err error
+	if j.isolate {
+		pr.cmd, pr.init, err = jobinit.Command(p.cfg.Self, p.initSpec(j, pr.cmd), l.exe, l.out)
+	}
+	if err == nil {
+		pr.group, err = p.startInGroup(j, pr.cmd)
+	}
 	// Our copy of the write end would keep the pipe open after the job ends.
 	l.out.Close()
 	l.exe.Close()
 	if err != nil {
+		if pr.init != nil {
+			pr.init.Close()
+		}
 		l.pipe.Close()
 		l.spool.Close()
-		return nil, nil, fmt.Errorf("could not start: %w", p.explainStartError(j, err))
+		return nil, fmt.Errorf("could not start: %w", p.explainStartError(j, err))
 	}
-	return cmd, group, nil
+	return pr, nil
+}
+
+// proc is a job's running process, as spawn made it.
+type proc struct {
+	cmd *exec.Cmd
+	// group is the job's cgroup; nil without cgroups.
+	group *cgroup.Group
+	// init, for an isolated job, reads the job's own wait status from the
+	// init that cmd runs; nil for a plain job.
+	init *jobinit.Status
+}
+
+// initSpec is what an isolated job's init runs: the plain job's command,
+// with its credentials, in a namespace named after the job.
+func (p *Pool) initSpec(j *job, plain *exec.Cmd) jobinit.Spec {
+	spec := jobinit.Spec{
+		Hostname: "rw-" + strconv.FormatInt(j.id, 10),
+		Path:     plain.Path,
+		Args:     plain.Args,
+		Env:      plain.Env,
+		Dir:      plain.Dir,
+	}
+	if c := p.cfg.RunAs; c != nil {
+		spec.Uid, spec.Gid, spec.SetCreds = c.Uid, c.Gid, true
+	}
+	return spec
 }
 
 // command builds, without starting it, the process that runs job j: what it

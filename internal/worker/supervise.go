@@ -1,11 +1,11 @@
 package worker
 
 import (
-	"os/exec"
+	"errors"
 	"syscall"
 	"time"
 
-	"github.com/rw-project/rw/internal/cgroup"
+	"github.com/rw-project/rw/internal/jobinit"
 )
 
 // stopCause says why a job was made to end, if it was. A time limit will add
@@ -41,7 +41,8 @@ const (
 // last kill: as long as it is a zombie its pid, which is also the group id,
 // cannot be reused, so signalling the group never hits an unrelated process.
 // Killing the job's whole cgroup will join the group kill here.
-func (p *Pool) supervise(j *job, cmd *exec.Cmd, group *cgroup.Group) ending {
+func (p *Pool) supervise(j *job, pr *proc) ending {
+	cmd, group := pr.cmd, pr.group
 	pid := cmd.Process.Pid
 	exited := watchExit(pid)
 	var limit <-chan time.Time
@@ -68,7 +69,27 @@ func (p *Pool) supervise(j *job, cmd *exec.Cmd, group *cgroup.Group) ending {
 	signalGroup(pid, syscall.SIGKILL)
 	p.killGroup(j, group)
 	err := cmd.Wait()
-	return ending{stop: stop, state: cmd.ProcessState, waitErr: err, timeout: j.timeout}
+	end := ending{stop: stop, state: cmd.ProcessState, waitErr: err, timeout: j.timeout}
+	if pr.init != nil {
+		readInitReport(pr.init, &end)
+	}
+	return end
+}
+
+// readInitReport reads what an isolated job's init reported, now that it
+// has exited: the job's own wait status, or why the job never ran. An init
+// that died first (killed as a whole) reported nothing, and its own exit
+// status stands.
+func readInitReport(init *jobinit.Status, end *ending) {
+	defer init.Close()
+	ws, err := init.Read()
+	var notRun *jobinit.StartError
+	switch {
+	case err == nil:
+		end.reported = &ws
+	case errors.As(err, &notRun):
+		end.startErr = notRun
+	}
 }
 
 // stopGroup sends SIGTERM to the group led by pid, waits the stop timeout
