@@ -67,3 +67,31 @@ func BenchmarkFollowThroughput(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkJobToEnd measures a trivial job from Start to its final
+// status: plainly, in a cgroup, and isolated in namespaces of its own
+// under an init (the test binary run again, as rw is), so that what each
+// adds per job can be read side by side. The last two need root.
+func BenchmarkJobToEnd(b *testing.B) {
+	cases := []struct {
+		name string
+		pool func(b *testing.B) *Pool
+	}{
+		{"plain", func(b *testing.B) *Pool { return newPool(b, Config{}) }},
+		{"cgroup", func(b *testing.B) *Pool { return cgroupPool(b, Config{}) }},
+		{"isolated", func(b *testing.B) *Pool {
+			if !CanIsolate() {
+				b.Skip("isolating jobs needs root")
+			}
+			return newPool(b, Config{Isolate: true})
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			p := c.pool(b)
+			for b.Loop() {
+				wait(b, p, start(b, p, "exit", "0"))
+			}
+		})
+	}
+}
