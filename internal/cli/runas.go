@@ -60,7 +60,7 @@ func runAs(value string) (*worker.Credential, error) {
 // directories, which live in the data directory: every directory above it
 // must let others enter. A data directory the server owns that others may
 // not enter is made enterable but not listable (0711).
-func checkDataDir(dataDir string, cred *worker.Credential) error {
+func checkDataDir(logger zerolog.Logger, dataDir string, cred *worker.Credential) error {
 	if cred == nil {
 		return nil
 	}
@@ -79,6 +79,8 @@ func checkDataDir(dataDir string, cred *worker.Credential) error {
 		if err := os.Chmod(dir, info.Mode().Perm()|0o711); err != nil {
 			return err
 		}
+		logger.Info().Str("data_dir", dir).Str("run_as", cred.Name).
+			Msg("made the data directory enterable by others, not listable, so that jobs reach their working directories")
 	}
 	for d := dir; ; d = filepath.Dir(d) {
 		info, err := os.Stat(d)

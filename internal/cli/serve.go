@@ -115,7 +115,7 @@ func serveConfig(c *ucli.Context) (server.RunConfig, error) {
 	if pool.RunAs, err = runAs(c.String("run-as")); err != nil {
 		return server.RunConfig{}, err
 	}
-	if err := checkDataDir(pool.DataDir, pool.RunAs); err != nil {
+	if err := checkDataDir(logger, pool.DataDir, pool.RunAs); err != nil {
 		return server.RunConfig{}, err
 	}
 	warnPermissions(logger, dir, pool.JobsDir, pool.RunAs)
