@@ -19,6 +19,8 @@ const (
 	PathStop  = "/stop"
 	PathQuery = "/query"
 	PathLogs  = "/logs"
+	// PathRemove removes a final job: its record and its output.
+	PathRemove = "/remove"
 )
 
 // HeaderStopTimeout is sent with every authenticated answer: the server's
@@ -159,6 +161,11 @@ type StopRequest struct {
 	ID int64 `json:"id"`
 }
 
+// RemoveRequest is the body of POST /remove.
+type RemoveRequest struct {
+	ID int64 `json:"id"`
+}
+
 // Job is a job as the API shows it. Times are UTC, in RFC 3339 with
 // nanoseconds.
 type Job struct {
@@ -235,6 +242,7 @@ const (
 	CodeInvalidTimeout   = "invalid_timeout"
 	CodeCannotIsolate    = "isolation_unavailable"
 	CodeQueueFull        = "queue_full"
+	CodeJobRunning       = "job_running"
 	CodeShuttingDown     = "shutting_down"
 	CodeInternal         = "internal"
 )

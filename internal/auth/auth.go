@@ -69,6 +69,8 @@ const (
 	ActionQuery Action = "query"
 	ActionStop  Action = "stop"
 	ActionLogs  Action = "logs"
+	// ActionRemove removes a final job's record and output.
+	ActionRemove Action = "remove"
 )
 
 // Decision is the answer to "may this identity do this".
@@ -98,13 +100,13 @@ func (d Decision) String() string {
 // concerned, empty for ActionStart. Anything the table does not name is
 // denied, including every action of a role this version does not know.
 //
-//	role   start   query/stop/logs own job   another's job
+//	role   start   query/stop/logs/remove own job   another's job
 //	admin  allow   allow                     allow
 //	user   allow   allow                     hide
 //	other  deny    deny                      deny
 func Decide(id pki.Identity, action Action, owner string) Decision {
 	switch action {
-	case ActionStart, ActionQuery, ActionStop, ActionLogs:
+	case ActionStart, ActionQuery, ActionStop, ActionLogs, ActionRemove:
 	default:
 		return Deny
 	}

@@ -92,6 +92,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		connectCommand(),
 		startCommand(),
 		stopCommand(),
+		rmCommand(),
 		lsCommand(),
 		logsCommand(),
 		runCommand(),

@@ -61,7 +61,7 @@ func TestHelpOrder(t *testing.T) {
 		}
 		got = append(got, m[1])
 	}
-	want := []string{"gen-certs", "serve", "connect", "start", "stop", "ls", "logs", "run", "version"}
+	want := []string{"gen-certs", "serve", "connect", "start", "stop", "rm", "ls", "logs", "run", "version"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("help lists %v, want %v", got, want)
 	}

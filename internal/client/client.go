@@ -175,6 +175,15 @@ func (c *Client) Query(ctx context.Context, id int64) (api.Job, error) {
 	return job, err
 }
 
+// Remove removes final job id, its record and its output, and returns the
+// job as it was. A job that has not ended gives an error matching
+// ErrConflict.
+func (c *Client) Remove(ctx context.Context, id int64) (api.Job, error) {
+	var job api.Job
+	_, err := c.do(ctx, http.MethodPost, api.PathRemove, nil, api.RemoveRequest{ID: id}, &job)
+	return job, err
+}
+
 // List returns every job the caller may see, ordered by id.
 func (c *Client) List(ctx context.Context) ([]api.Job, error) {
 	var list api.JobList

@@ -23,6 +23,7 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	ErrForbidden       = errors.New("forbidden")
 	ErrNotFound        = errors.New("not found")
+	ErrConflict        = errors.New("conflict with the job's state")
 	ErrUnprocessable   = errors.New("unprocessable request")
 	ErrQueueFull       = errors.New("queue full")
 	ErrUnavailable     = errors.New("server unavailable")
@@ -71,6 +72,8 @@ func (e *Error) Is(target error) bool {
 		return target == ErrForbidden
 	case http.StatusNotFound:
 		return target == ErrNotFound
+	case http.StatusConflict:
+		return target == ErrConflict
 	case http.StatusUnprocessableEntity:
 		return target == ErrUnprocessable
 	case http.StatusServiceUnavailable:

@@ -46,6 +46,8 @@ func statusOf(err error) (status int, code string) {
 		return http.StatusUnprocessableEntity, api.CodeInvalidTimeout
 	case errors.Is(err, worker.ErrInvalidArgs), errors.Is(err, api.ErrArgType):
 		return http.StatusUnprocessableEntity, api.CodeInvalidArgs
+	case errors.Is(err, worker.ErrNotFinal):
+		return http.StatusConflict, api.CodeJobRunning
 	case errors.Is(err, worker.ErrQueueFull):
 		return http.StatusServiceUnavailable, api.CodeQueueFull
 	case errors.Is(err, worker.ErrShuttingDown), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

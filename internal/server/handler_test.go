@@ -23,6 +23,7 @@ import (
 type fakePool struct {
 	started []worker.Spec
 	stopped []int64
+	removed []int64
 }
 
 func (p *fakePool) snap(id int64) (worker.Snapshot, error) {
@@ -43,6 +44,10 @@ func (p *fakePool) Stop(_ context.Context, id int64) (worker.Snapshot, error) {
 	return p.snap(id)
 }
 func (p *fakePool) Query(id int64) (worker.Snapshot, error) { return p.snap(id) }
+func (p *fakePool) Remove(id int64) error {
+	p.removed = append(p.removed, id)
+	return nil
+}
 func (p *fakePool) List() []worker.Snapshot {
 	a, _ := p.snap(1)
 	b, _ := p.snap(2)
@@ -74,13 +79,15 @@ func TestPermissionTable(t *testing.T) {
 		{"logs of bob's job", "GET", "/logs?id=2", "", 2},
 		{"query a missing job", "GET", "/query?id=3", "", 3},
 		{"stop a missing job", "POST", "/stop", `{"id": 3}`, 3},
+		{"remove alice's job", "POST", "/remove", `{"id": 1}`, 1},
+		{"remove bob's job", "POST", "/remove", `{"id": 2}`, 2},
 	}
 	// want[role][endpoint]: alice is the admin, bob the user.
 	want := map[string][]int{
-		"admin": {200, 200, 200, 200, 200, 200, 200, 200, 404, 404},
-		"user":  {200, 200, 404, 200, 404, 200, 404, 200, 404, 404},
+		"admin": {200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 200, 200},
+		"user":  {200, 200, 404, 200, 404, 200, 404, 200, 404, 404, 404, 200},
 		// Refused before any lookup: a denied role cannot probe for ids.
-		"unknown role": {403, 403, 403, 403, 403, 403, 403, 403, 403, 403},
+		"unknown role": {403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403},
 	}
 	for role, id := range ids {
 		for i, ep := range endpoints {
@@ -96,8 +103,8 @@ func TestPermissionTable(t *testing.T) {
 					t.Fatalf("status %d, want %d: %s", rec.Code, want[role][i], rec.Body)
 				}
 				// A refused call must not reach the pool.
-				if rec.Code != 200 && (len(pool.started) > 0 || len(pool.stopped) > 0) {
-					t.Errorf("refused call reached the pool: started %v stopped %v", pool.started, pool.stopped)
+				if rec.Code != 200 && (len(pool.started) > 0 || len(pool.stopped) > 0 || len(pool.removed) > 0) {
+					t.Errorf("refused call reached the pool: started %v stopped %v removed %v", pool.started, pool.stopped, pool.removed)
 				}
 				if ep.name == "start" && rec.Code == 200 && pool.started[0].Owner != id.Name {
 					t.Errorf("job started for %q, want the caller %q", pool.started[0].Owner, id.Name)

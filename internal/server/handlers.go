@@ -138,6 +138,28 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 	writeJSON(w, http.StatusOK, s.job(snap))
 }
 
+func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller) {
+	var req api.RemoveRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	snap, err := s.visibleJob(c, auth.ActionRemove, req.ID)
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	if err := s.pool.Remove(req.ID); err != nil {
+		if errors.Is(err, worker.ErrNotFinal) {
+			err = &apiError{http.StatusConflict, api.CodeJobRunning,
+				fmt.Sprintf("job %d is %s: only a job that has ended can be removed; stop it first", req.ID, snap.Status)}
+		}
+		s.fail(w, c, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.job(snap))
+}
+
 // parseID reads the id query parameter.
 func parseID(r *http.Request) (int64, bool, error) {
 	raw, ok := r.URL.Query()["id"]

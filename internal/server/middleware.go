@@ -52,7 +52,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Header().Set(api.HeaderStopTimeout, s.stopTimeout.String())
 	rt, ok := s.routes[r.URL.Path]
 	if !ok {
-		writeError(rec, &apiError{http.StatusNotFound, api.CodeNotFound, "no such endpoint " + r.URL.Path + ": the API has /start, /stop, /query and /logs"})
+		writeError(rec, &apiError{http.StatusNotFound, api.CodeNotFound, "no such endpoint " + r.URL.Path + ": the API has /start, /stop, /query, /logs and /remove"})
 		return
 	}
 	if r.Method != rt.method {

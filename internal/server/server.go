@@ -27,6 +27,7 @@ type Pool interface {
 	List() []worker.Snapshot
 	Tail(id int64, n int64) ([]byte, bool, error)
 	Follow(ctx context.Context, id, offset int64, follow bool) (io.ReadCloser, error)
+	Remove(id int64) error
 }
 
 // PoolOf adapts a worker.Pool to Pool.
@@ -96,10 +97,11 @@ func New(cfg Config) *Server {
 		s.writeTimeout = stopTimeout + 30*time.Second
 	}
 	s.routes = map[string]route{
-		api.PathStart: {http.MethodPost, s.handleStart},
-		api.PathStop:  {http.MethodPost, s.handleStop},
-		api.PathQuery: {http.MethodGet, s.handleQuery},
-		api.PathLogs:  {http.MethodGet, s.handleLogs},
+		api.PathStart:  {http.MethodPost, s.handleStart},
+		api.PathStop:   {http.MethodPost, s.handleStop},
+		api.PathQuery:  {http.MethodGet, s.handleQuery},
+		api.PathLogs:   {http.MethodGet, s.handleLogs},
+		api.PathRemove: {http.MethodPost, s.handleRemove},
 	}
 	return s
 }

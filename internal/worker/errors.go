@@ -29,6 +29,10 @@ var (
 // holding a NUL byte.
 var ErrInvalidArgs = errors.New("invalid arguments")
 
+// ErrNotFinal means a job cannot be removed because it has not ended; stop
+// it first.
+var ErrNotFinal = errors.New("job has not ended")
+
 // ErrCannotIsolate means a job asked for isolation from a pool that cannot
 // give it: the server does not run as root.
 var ErrCannotIsolate = errors.New("isolation is not available")

@@ -122,6 +122,7 @@ type job struct {
 	exitCode *int
 	reason   Reason
 	message  string
+	dir      string        // the job's working directory, once it has one
 	group    *cgroup.Group // the job's cgroup, while it has one
 	usage    Usage         // kept when the cgroup is removed
 	pid      int

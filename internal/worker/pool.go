@@ -287,13 +287,40 @@ func (p *Pool) Query(id int64) (Snapshot, error) {
 // List returns snapshots of every job, ordered by id.
 func (p *Pool) List() []Snapshot {
 	p.mu.Lock()
-	jobs := slices.Clone(p.jobs)
+	jobs := slices.DeleteFunc(slices.Clone(p.jobs), func(j *job) bool { return j == nil })
 	p.mu.Unlock()
 	out := make([]Snapshot, len(jobs))
 	for i, j := range jobs {
 		out[i] = j.snapshot()
 	}
 	return out
+}
+
+// Remove removes final job id: its record, its output and its working
+// directory. Its id is never given again. A job that has not ended gives
+// ErrNotFinal: stop it first.
+func (p *Pool) Remove(id int64) error {
+	j, err := p.get(id)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	final, dir := j.status.Final(), j.dir
+	j.mu.Unlock()
+	if !final {
+		return fmt.Errorf("job %d: %w", id, ErrNotFinal)
+	}
+	p.mu.Lock()
+	p.jobs[id-1] = nil
+	p.mu.Unlock()
+	err = os.Remove(j.out.path)
+	if dir != "" {
+		err = errors.Join(err, os.RemoveAll(dir))
+	}
+	if err != nil {
+		return fmt.Errorf("remove job %d: %w", id, err)
+	}
+	return nil
 }
 
 // Follow opens job id's output at offset. With follow set, the reader waits
@@ -337,7 +364,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.closed = true
 	pending := p.pending
 	p.pending = nil
-	jobs := slices.Clone(p.jobs)
+	jobs := slices.DeleteFunc(slices.Clone(p.jobs), func(j *job) bool { return j == nil })
 	p.cond.Broadcast()
 	p.mu.Unlock()
 
@@ -382,7 +409,7 @@ func (p *Pool) isClosed() bool {
 func (p *Pool) get(id int64) (*job, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if id < 1 || id > int64(len(p.jobs)) {
+	if id < 1 || id > int64(len(p.jobs)) || p.jobs[id-1] == nil {
 		return nil, fmt.Errorf("job %d: %w", id, ErrNotFound)
 	}
 	return p.jobs[id-1], nil

@@ -73,6 +73,9 @@ func (p *Pool) prepare(j *job) (*launch, *ending) {
 		return nil, &ending{startErr: err}
 	}
 	l.dir = dir
+	j.mu.Lock()
+	j.dir = dir
+	j.mu.Unlock()
 	r, w, err := os.Pipe()
 	if err != nil {
 		l.exe.Close()
