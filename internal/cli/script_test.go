@@ -105,6 +105,9 @@ func TestScripts(t *testing.T) {
 			}
 			parent := "rwtest-" + hex.EncodeToString(b[:])
 			env.Setenv("RW_CGROUP_PARENT", parent)
+			// The server's state too: as root its default is /var/lib/rw,
+			// which scripts running side by side must not share.
+			env.Setenv("RW_DATA_DIR", env.WorkDir+"/data")
 			env.Defer(func() { removeCgroupParent(env.T(), parent) })
 			return nil
 		},

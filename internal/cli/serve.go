@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rw-project/rw/internal/cgroup"
+	"github.com/rw-project/rw/internal/ondisk"
 
 	"github.com/rs/zerolog"
 	"github.com/rw-project/rw/internal/server"
@@ -39,7 +40,7 @@ EXAMPLES:
 			&ucli.StringFlag{Name: "addr", Value: "localhost:3000", EnvVars: []string{"RW_ADDR"}, Usage: "address to listen on"},
 			pkiDirFlag("pki"),
 			&ucli.StringFlag{Name: "jobs-dir", Value: "jobs", EnvVars: []string{"RW_JOBS_DIR"}, Usage: "directory of the executables jobs may run"},
-			&ucli.StringFlag{Name: "data-dir", EnvVars: []string{"RW_DATA_DIR"}, Usage: "where job output is spooled (default: the system's temporary directory)"},
+			&ucli.StringFlag{Name: "data-dir", EnvVars: []string{"RW_DATA_DIR"}, Usage: "where job records and output are kept; made if missing (default: /var/lib/rw as root, else ~/.local/state/rw)"},
 			&ucli.IntFlag{Name: "workers", Value: worker.DefaultWorkers, EnvVars: []string{"RW_WORKERS"}, Usage: "jobs that run at once"},
 			&ucli.IntFlag{Name: "queue", Value: worker.DefaultQueueSize, EnvVars: []string{"RW_QUEUE"}, Usage: "jobs that may wait for a worker"},
 			&ucli.DurationFlag{Name: "stop-timeout", Value: worker.DefaultStopTimeout, EnvVars: []string{"RW_STOP_TIMEOUT"}, Usage: "grace period between SIGTERM and SIGKILL"},
@@ -80,6 +81,26 @@ func serve(c *ucli.Context) error {
 		return withHint(err, "run rw serve as root on a host with a writable cgroup filesystem (under systemd: Delegate=yes), check --cgroup-parent and --job-io-devices, or pass --cgroups auto to run without limits")
 	}
 	return err
+}
+
+// dataDir returns the data directory named by --data-dir, or the default
+// one, made (0700) if it is missing.
+func dataDir(flag string) (string, error) {
+	dir := flag
+	if dir == "" {
+		var err error
+		if dir, err = ondisk.StateDir(); err != nil {
+			return "", withHint(err, "pass --data-dir")
+		}
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", withHint(fmt.Errorf("data directory %s: %w", dir, err), "pass a --data-dir this server may create and write")
+	}
+	return dir, nil
 }
 
 // serveConfig reads rw serve's flags and the server's PKI files. Everything
@@ -162,9 +183,13 @@ func poolConfig(c *ucli.Context) (worker.Config, error) {
 	if info, err := os.Stat(jobsDir); err != nil || !info.IsDir() {
 		return worker.Config{}, withHint(fmt.Errorf("jobs directory %s does not exist or is not a directory", jobsDir), "create it and put the executables jobs may run in it, or pass --jobs-dir")
 	}
+	dataDir, err := dataDir(c.String("data-dir"))
+	if err != nil {
+		return worker.Config{}, err
+	}
 	return worker.Config{
 		JobsDir:        jobsDir,
-		DataDir:        c.String("data-dir"),
+		DataDir:        dataDir,
 		Workers:        c.Int("workers"),
 		QueueSize:      c.Int("queue"),
 		StopTimeout:    c.Duration("stop-timeout"),

@@ -22,6 +22,23 @@ func ConfigDir(elem ...string) (string, error) {
 	return filepath.Join(append([]string{dir, "rw"}, elem...)...), nil
 }
 
+// StateDir returns where a server keeps its state (job records and
+// output) unless told otherwise: /var/lib/rw for root, as system services
+// do, and $XDG_STATE_HOME/rw (~/.local/state/rw) for anyone else.
+func StateDir() (string, error) {
+	if os.Geteuid() == 0 {
+		return "/var/lib/rw", nil
+	}
+	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "rw"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find the state directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "rw"), nil
+}
+
 // Staged is a file written in full under a temporary name beside its
 // destination, waiting for Commit to rename it into place or Discard to
 // remove it.

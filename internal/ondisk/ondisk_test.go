@@ -65,6 +65,25 @@ func TestStageDiscardAndCommitAll(t *testing.T) {
 	assertEntries(t, dir, "a", "b")
 }
 
+func TestStateDir(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/state")
+	t.Setenv("HOME", "/home/u")
+	got, err := StateDir()
+	want := "/state/rw"
+	if os.Geteuid() == 0 {
+		want = "/var/lib/rw"
+	}
+	if err != nil || got != want {
+		t.Errorf("StateDir = %q, %v; want %q", got, err, want)
+	}
+	if os.Geteuid() != 0 {
+		t.Setenv("XDG_STATE_HOME", "")
+		if got, _ := StateDir(); got != "/home/u/.local/state/rw" {
+			t.Errorf("StateDir without XDG_STATE_HOME = %q, want ~/.local/state/rw", got)
+		}
+	}
+}
+
 func TestConfigDir(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", "/cfg")
 	got, err := ConfigDir("pki")
