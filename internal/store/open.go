@@ -26,7 +26,8 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path, group: committer{db: db}, noBatch: opts.NoBatch}
+	db.NoSync = opts.noSync
+	s := &Store{db: db, path: path, group: committer{db: db}, noBatch: opts.NoBatch, boltBatch: opts.boltBatch}
 	if err := s.upgrade(); err != nil {
 		db.Close()
 		return nil, err

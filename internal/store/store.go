@@ -36,15 +36,21 @@ type Options struct {
 	// sharing commits between concurrent writers. It is there to measure
 	// what batching gives.
 	NoBatch bool
+
+	// boltBatch shares commits through bbolt's DB.Batch instead of the
+	// committer, and noSync commits without fsync (not durable), for the
+	// benchmark that compares them.
+	boltBatch, noSync bool
 }
 
 // Store is an open job store. Its methods may be called from any number of
 // goroutines.
 type Store struct {
-	db      *bolt.DB
-	path    string
-	group   committer
-	noBatch bool
+	db        *bolt.DB
+	path      string
+	group     committer
+	noBatch   bool
+	boltBatch bool
 }
 
 // Path returns the store's file.

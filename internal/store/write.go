@@ -12,8 +12,11 @@ import (
 // fn may then run more than once, in transactions that are rolled back,
 // so it must only write to tx and to variables it sets afresh each time.
 func (s *Store) write(fn func(tx *bolt.Tx) error) error {
-	if s.noBatch {
+	switch {
+	case s.noBatch:
 		return s.db.Update(fn)
+	case s.boltBatch:
+		return s.db.Batch(fn)
 	}
 	return s.group.do(fn)
 }
