@@ -243,6 +243,7 @@ const (
 	CodeCannotIsolate    = "isolation_unavailable"
 	CodeQueueFull        = "queue_full"
 	CodeJobRunning       = "job_running"
+	CodeStoreUnavailable = "store_unavailable"
 	CodeShuttingDown     = "shutting_down"
 	CodeInternal         = "internal"
 )

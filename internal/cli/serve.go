@@ -14,6 +14,7 @@ import (
 
 	"github.com/rw-project/rw/internal/cgroup"
 	"github.com/rw-project/rw/internal/ondisk"
+	"github.com/rw-project/rw/internal/store"
 
 	"github.com/rs/zerolog"
 	"github.com/rw-project/rw/internal/server"
@@ -49,6 +50,9 @@ EXAMPLES:
 			&ucli.BoolFlag{Name: "isolate", EnvVars: []string{"RW_ISOLATE"}, Usage: "run jobs that do not say otherwise in namespaces of their own (needs root)"},
 			&ucli.DurationFlag{Name: "job-timeout", EnvVars: []string{"RW_JOB_TIMEOUT"}, Usage: "time limit of a job that asks for none; 0 for none"},
 			&ucli.DurationFlag{Name: "max-job-timeout", EnvVars: []string{"RW_MAX_JOB_TIMEOUT"}, Usage: "the longest time limit a job may ask for; 0 for no cap"},
+			&ucli.DurationFlag{Name: "retain", Value: 7 * 24 * time.Hour, EnvVars: []string{"RW_RETAIN"}, Usage: "remove ended jobs, with their output, this long after they end; 0 keeps them"},
+			&ucli.IntFlag{Name: "retain-jobs", Value: 10000, EnvVars: []string{"RW_RETAIN_JOBS"}, Usage: "keep at most this many ended jobs, removing the oldest; 0 for no bound"},
+			&ucli.StringFlag{Name: "max-data-size", EnvVars: []string{"RW_MAX_DATA_SIZE"}, Usage: "bound on the output kept in the data directory (bytes, or with KiB, MiB, GiB): the oldest ended jobs' output goes first, then new output is dropped (default: none)"},
 			&ucli.StringFlag{Name: "cgroups", Value: string(server.CgroupsAuto), EnvVars: []string{"RW_CGROUPS"}, Usage: "run jobs in cgroups: auto (where the host allows), required (refuse to start without), or off"},
 			&ucli.StringFlag{Name: "cgroup-parent", Value: "rw", EnvVars: []string{"RW_CGROUP_PARENT"}, Usage: "name of the cgroup, under the server's own, that holds the job cgroups"},
 			&ucli.StringSliceFlag{Name: "job-io-devices", EnvVars: []string{"RW_JOB_IO_DEVICES"}, Usage: "block devices IO limits throttle, as MAJ:MIN or a name like vda (default: every non-virtual disk)"},
@@ -75,6 +79,12 @@ func serve(c *ucli.Context) error {
 	switch {
 	case errors.Is(err, server.ErrListen):
 		return withHint(err, "choose another --addr, or stop what listens on %s", cfg.Addr)
+	case errors.Is(err, store.ErrLocked):
+		return withHint(err, "another rw serve uses this data directory: stop it, or give this server another --data-dir")
+	case errors.Is(err, store.ErrCorrupt):
+		return withHint(err, "restore %s from a backup, or move it away to start with no job records", worker.StoreFile)
+	case errors.Is(err, store.ErrNewerSchema):
+		return withHint(err, "run the rw that wrote it, or a newer one; or restore a copy this version wrote")
 	case errors.Is(err, server.ErrPool):
 		return withHint(err, "check --jobs-dir and --data-dir")
 	case errors.Is(err, server.ErrCgroups):
@@ -187,9 +197,21 @@ func poolConfig(c *ucli.Context) (worker.Config, error) {
 	if err != nil {
 		return worker.Config{}, err
 	}
+	var maxData int64
+	if v := c.String("max-data-size"); v != "" {
+		if maxData, err = parseBytes(v); err != nil {
+			return worker.Config{}, usagef("--max-data-size: %v", err)
+		}
+	}
+	if c.Duration("retain") < 0 || c.Int("retain-jobs") < 0 {
+		return worker.Config{}, usagef("--retain and --retain-jobs cannot be negative; 0 keeps every ended job")
+	}
 	return worker.Config{
 		JobsDir:        jobsDir,
 		DataDir:        dataDir,
+		Retain:         c.Duration("retain"),
+		RetainJobs:     c.Int("retain-jobs"),
+		MaxDataSize:    maxData,
 		Workers:        c.Int("workers"),
 		QueueSize:      c.Int("queue"),
 		StopTimeout:    c.Duration("stop-timeout"),

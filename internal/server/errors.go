@@ -48,6 +48,8 @@ func statusOf(err error) (status int, code string) {
 		return http.StatusUnprocessableEntity, api.CodeInvalidArgs
 	case errors.Is(err, worker.ErrNotFinal):
 		return http.StatusConflict, api.CodeJobRunning
+	case errors.Is(err, worker.ErrStorage):
+		return http.StatusServiceUnavailable, api.CodeStoreUnavailable
 	case errors.Is(err, worker.ErrQueueFull):
 		return http.StatusServiceUnavailable, api.CodeQueueFull
 	case errors.Is(err, worker.ErrShuttingDown), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -64,6 +66,8 @@ func writeError(w http.ResponseWriter, err error) {
 	case api.CodeQueueFull:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		msg = "the job queue is full: try again shortly"
+	case api.CodeStoreUnavailable:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	case api.CodeShuttingDown:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		msg = "the server is shutting down"

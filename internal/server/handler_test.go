@@ -48,10 +48,14 @@ func (p *fakePool) Remove(id int64) error {
 	p.removed = append(p.removed, id)
 	return nil
 }
-func (p *fakePool) List() []worker.Snapshot {
-	a, _ := p.snap(1)
-	b, _ := p.snap(2)
-	return []worker.Snapshot{a, b}
+func (p *fakePool) Scan(after int64, fn func(worker.Snapshot) bool) error {
+	for id := after + 1; id <= 2; id++ {
+		s, _ := p.snap(id)
+		if !fn(s) {
+			break
+		}
+	}
+	return nil
 }
 func (p *fakePool) Tail(int64, int64) ([]byte, bool, error) { return []byte("out"), false, nil }
 func (p *fakePool) Follow(context.Context, int64, int64, bool) (io.ReadCloser, error) {

@@ -196,13 +196,13 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.fail(w, c, err)
 		return
 	}
-	s.writeList(w, s.pool.List(), c)
+	s.writeList(w, c)
 }
 
 // writeList writes {"jobs": [...]} one job at a time: each job carries up to
 // 64 KiB of output, so building the whole list first would make the
 // server's memory grow with the number of jobs.
-func (s *Server) writeList(w http.ResponseWriter, snaps []worker.Snapshot, c *caller) {
+func (s *Server) writeList(w http.ResponseWriter, c *caller) {
 	setContentType(w, "application/json")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 32<<10)
@@ -210,17 +210,23 @@ func (s *Server) writeList(w http.ResponseWriter, snaps []worker.Snapshot, c *ca
 	enc.SetEscapeHTML(false)
 	bw.WriteString(`{"jobs":[`)
 	first := true
-	for _, snap := range snaps {
+	var encErr error
+	err := s.pool.Scan(0, func(snap worker.Snapshot) bool {
 		if !maySee(c, snap.Owner) {
-			continue
+			return true
 		}
 		if !first {
 			bw.WriteByte(',')
 		}
 		first = false
-		if err := enc.Encode(s.job(snap)); err != nil {
-			return
-		}
+		encErr = enc.Encode(s.job(snap))
+		return encErr == nil
+	})
+	if err != nil || encErr != nil {
+		// The status is sent: all that is left is to cut the answer
+		// short, which a client sees as malformed JSON, not as a list.
+		s.log.Error().Str("rid", c.id).AnErr("store", err).AnErr("write", encErr).Msg("list jobs")
+		return
 	}
 	bw.WriteString("]}\n")
 	_ = bw.Flush()

@@ -120,6 +120,10 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrPool, err)
 	}
+	if r := pool.Recovered(); r.Jobs > 0 {
+		log.Warn().Int("jobs", r.Jobs).Int("killed", r.Killed).
+			Msg("recovered the jobs the last server left queued or running: they ended failed, reason server-restarted")
+	}
 	srv := New(Config{Pool: PoolOf(pool), TokenKey: cfg.TokenKey, Log: log, StopTimeout: cfg.Pool.StopTimeout, WriteTimeout: cfg.WriteTimeout})
 	runAs := "the server's own user"
 	if c := cfg.Pool.RunAs; c != nil {

@@ -65,9 +65,9 @@ func TestRunFirstSignalStopsJobs(t *testing.T) {
 	if err := s.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	snap, err := s.Pool.Query(job)
-	if err != nil || snap.Status != worker.StatusStopped || snap.ExitCode == nil || *snap.ExitCode != 143 {
-		t.Errorf("job after shutdown: %+v, %v; want stopped by SIGTERM (143)", snap, err)
+	snap := s.Recorded(t, job)
+	if snap.Status != worker.StatusStopped || snap.ExitCode == nil || *snap.ExitCode != 143 {
+		t.Errorf("job after shutdown: %+v; want stopped by SIGTERM (143)", snap)
 	}
 	s.Logs.WaitFor(t, `"message":"stopped"`)
 	if _, err := net.Dial("tcp", s.Addr); err == nil {
@@ -94,7 +94,7 @@ func TestRunSecondSignalKillsJobs(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("Run still waits for the grace period after a second signal")
 	}
-	snap, _ := s.Pool.Query(job)
+	snap := s.Recorded(t, job)
 	if snap.Status != worker.StatusStopped || snap.ExitCode == nil || *snap.ExitCode != 137 {
 		t.Errorf("job after the second signal: %+v; want stopped by SIGKILL (137)", snap)
 	}

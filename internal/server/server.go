@@ -24,7 +24,7 @@ type Pool interface {
 	Start(spec worker.Spec) (int64, error)
 	Stop(ctx context.Context, id int64) (worker.Snapshot, error)
 	Query(id int64) (worker.Snapshot, error)
-	List() []worker.Snapshot
+	Scan(after int64, fn func(worker.Snapshot) bool) error
 	Tail(id int64, n int64) ([]byte, bool, error)
 	Follow(ctx context.Context, id, offset int64, follow bool) (io.ReadCloser, error)
 	Remove(id int64) error

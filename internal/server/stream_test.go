@@ -139,7 +139,7 @@ func TestShutdownWithRunningJobsAndOpenStreams(t *testing.T) {
 		t.Fatal("shutdown did not finish")
 	}
 	for _, id := range jobs {
-		snap, _ := s.Pool.Query(id)
+		snap := s.Recorded(t, id)
 		if snap.Status != worker.StatusStopped {
 			t.Errorf("job %d: %s after shutdown", id, snap.Status)
 		}

@@ -30,6 +30,8 @@ type Server struct {
 	Pool *worker.Pool
 	// Logs is the server's log.
 	Logs *Log
+	// DataDir is the pool's data directory: its job store and output.
+	DataDir string
 
 	signals chan os.Signal
 	cancel  context.CancelFunc // ends Run's context
@@ -54,7 +56,7 @@ func Serve(t testing.TB, cfg worker.Config, opts ...func(*server.RunConfig)) *Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{PKI: p, Logs: &Log{}, signals: make(chan os.Signal, 2), ran: make(chan error, 1)}
+	s := &Server{PKI: p, Logs: &Log{}, DataDir: cfg.DataDir, signals: make(chan os.Signal, 2), ran: make(chan error, 1)}
 	type ready struct {
 		addr net.Addr
 		pool *worker.Pool
@@ -114,6 +116,22 @@ func (s *Server) Stop() error {
 		}
 	}
 	return s.err
+}
+
+// Recorded returns job id as the server left it in its store, for a test
+// to check after Stop: a stopped server's pool no longer answers.
+func (s *Server) Recorded(t testing.TB, id int64) worker.Snapshot {
+	t.Helper()
+	pool, err := worker.New(worker.Config{JobsDir: t.TempDir(), DataDir: s.DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Shutdown(context.Background())
+	snap, err := pool.Query(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
 }
 
 // Client returns an HTTP client that presents id's certificate over a

@@ -29,6 +29,10 @@ var (
 // holding a NUL byte.
 var ErrInvalidArgs = errors.New("invalid arguments")
 
+// ErrStorage means the job store or the data directory could not be read
+// or written; the message says which and why.
+var ErrStorage = errors.New("job storage unavailable")
+
 // ErrNotFinal means a job cannot be removed because it has not ended; stop
 // it first.
 var ErrNotFinal = errors.New("job has not ended")

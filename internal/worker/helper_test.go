@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == jobinit.Arg {
 		jobinit.Main()
 	}
+	if data := os.Getenv("RW_WORKER_TEST_CRASH"); data != "" {
+		jobsDir = os.Getenv("RW_WORKER_TEST_JOBS")
+		serveForCrash(data)
+	}
 	if filepath.Base(os.Args[0]) == helperName {
 		os.Exit(runHelper(os.Args[1:]))
 	}

@@ -81,9 +81,13 @@ type Snapshot struct {
 	EndedAt   time.Time // zero until final
 	// OutputSize is the number of output bytes kept so far.
 	OutputSize int64
-	// OutputTruncated is true when the job wrote more than the per-job cap
-	// and the excess was dropped.
+	// OutputTruncated is true when the job wrote more than was kept: more
+	// than the per-job cap, or past a write error.
 	OutputTruncated bool
+	// OutputError says why output was dropped or is gone when that was
+	// not the per-job cap: a write error such as a full disk, the data
+	// directory's bound, retention.
+	OutputError string
 	// Limits are the limits in force for the job; all zero (unlimited)
 	// where the pool has no cgroups to enforce them.
 	Limits Limits
@@ -155,7 +159,9 @@ func (j *job) snapshot() Snapshot {
 		s.ExitCode = &code
 	}
 	j.mu.Unlock()
-	s.OutputSize, s.OutputTruncated = j.out.stat()
+	if j.out != nil {
+		s.OutputSize, s.OutputTruncated, s.OutputError = j.out.stat()
+	}
 	s.Usage = j.currentUsage()
 	return s
 }
@@ -183,9 +189,9 @@ func (j *job) await(ctx context.Context, what string) (Snapshot, error) {
 	}
 }
 
-// finish records the final status, closes the executable and the spool file
-// if they were never used, and wakes everyone waiting on done. It must be
-// called exactly once.
+// finish sets the final status and closes the executable and the spool
+// file if they were never used. announce then tells the waiters. Both must
+// be called exactly once.
 func (j *job) finish(status Status, exitCode *int, reason Reason, message string) {
 	j.mu.Lock()
 	j.status = status
@@ -202,8 +208,11 @@ func (j *job) finish(status Status, exitCode *int, reason Reason, message string
 	if spool != nil {
 		spool.Close()
 	}
-	// The output ends only now, so that a follower that reads to its end
-	// finds the job final.
+}
+
+// announce wakes everyone waiting for j to end. The output ends only now,
+// so that a follower that reads to its end finds the job final.
+func (j *job) announce() {
 	j.out.close()
 	close(j.done)
 }

@@ -13,25 +13,43 @@ import (
 // writer: they are woken through a channel that the writer closes after each
 // write and replaces, so there is no polling and no per-reader buffer.
 type output struct {
-	path string
-	max  int64
+	path   string
+	max    int64
+	budget *diskBudget // the data directory's bound, shared by all jobs
 
 	mu        sync.Mutex
 	size      int64         // bytes written to the file and visible to readers
 	truncated bool          // output past max was dropped
+	err       string        // why output was dropped, when it was not max
 	closed    bool          // no more bytes will come
 	wake      chan struct{} // closed on the next change of size or closed
 }
 
-func newOutput(path string, max int64) *output {
-	return &output{path: path, max: max, wake: make(chan struct{})}
+func newOutput(path string, max int64, budget *diskBudget) *output {
+	return &output{path: path, max: max, budget: budget, wake: make(chan struct{})}
 }
 
-// stat returns the current size and whether output was dropped.
-func (o *output) stat() (int64, bool) {
+// finishedOutput is the complete output of a job that has ended: its file,
+// with nothing more to come.
+func finishedOutput(path string, size int64, truncated bool) *output {
+	return &output{path: path, size: size, truncated: truncated, closed: true, wake: make(chan struct{})}
+}
+
+// stat returns the current size, whether output was dropped, and why, when
+// it was not the per-job cap.
+func (o *output) stat() (int64, bool, string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.size, o.truncated
+	return o.size, o.truncated, o.err
+}
+
+// fail records why output is being dropped; the first reason stays.
+func (o *output) fail(reason string) {
+	o.mu.Lock()
+	if o.err == "" {
+		o.err = reason
+	}
+	o.mu.Unlock()
 }
 
 // state returns what a reader needs to decide whether to read, wait or stop.
@@ -76,10 +94,19 @@ func (o *output) copyFrom(r io.Reader, f *os.File) {
 			if room := o.max - written; keep > room {
 				keep = room
 			}
+			if fits := o.budget.take(keep); fits < keep {
+				// The data directory is at its bound: keep what fits,
+				// drop the rest.
+				o.fail("dropped: the data directory reached its --max-data-size")
+				written = o.max - fits
+				keep = fits
+			}
 			if keep > 0 {
 				if _, werr := f.Write(buf[:keep]); werr != nil {
 					// A full disk must not stall the job: drop the rest,
 					// which grow below records as truncation.
+					o.budget.give(keep)
+					o.fail(unwrapPathError(werr).Error())
 					written = o.max
 					keep = 0
 				}
@@ -150,7 +177,7 @@ func (r *Reader) Close() error {
 // readTail returns at most the last n bytes of the output written so far and
 // whether bytes before them were left out.
 func (o *output) readTail(n int64) ([]byte, bool, error) {
-	size, _ := o.stat()
+	size, _, _ := o.stat()
 	start := max(size-n, 0)
 	f, err := os.Open(o.path)
 	if err != nil {

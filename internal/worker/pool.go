@@ -5,175 +5,49 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/rw-project/rw/internal/cgroup"
+	"github.com/rw-project/rw/internal/store"
 )
 
-// Defaults for the zero values of Config.
-const (
-	DefaultWorkers      = 4
-	DefaultQueueSize    = 64
-	DefaultStopTimeout  = 10 * time.Second // as docker stop
-	DefaultMaxOutput    = 64 << 20         // 64 MiB per job
-	DefaultDrainTimeout = time.Second      // reading output after a job's group is gone
-)
-
-// DefaultEnv is the whole environment of a job unless Config.Env replaces it.
-// Jobs never inherit the server's environment, which may hold secrets.
-var DefaultEnv = []string{
-	"PATH=/usr/local/bin:/usr/bin:/bin",
-	"LANG=C.UTF-8",
-}
-
-// Config configures a Pool. Only JobsDir is required.
-type Config struct {
-	// JobsDir is the directory that holds the executables jobs may run.
-	// Nothing outside it can be run.
-	JobsDir string
-	// DataDir is where each job's output is spooled, in a private
-	// subdirectory that Shutdown removes. Empty means the system's
-	// temporary directory.
-	DataDir string
-	// Workers is the number of jobs that run at once.
-	Workers int
-	// QueueSize is the number of accepted jobs that may wait for a worker;
-	// Start returns ErrQueueFull past it.
-	QueueSize int
-	// StopTimeout is how long Stop waits after SIGTERM before it sends
-	// SIGKILL.
-	StopTimeout time.Duration
-	// MaxOutput is the number of output bytes kept per job; the job keeps
-	// running past it and the rest is dropped.
-	MaxOutput int64
-	// DrainTimeout bounds how long a job's output is still read once its
-	// process group is gone. Only a process that left the group (setsid)
-	// can hold the output open that long; what it writes later is lost, so
-	// it cannot keep the job, or Shutdown, from ending.
-	DrainTimeout time.Duration
-	// Cgroups, if set and not in cgroup.ModeNone, puts every job in a
-	// cgroup of its own: limits are enforced, stop and the end of a job
-	// kill everything in it, usage is read from it. The caller opens it
-	// and closes it after Shutdown.
-	Cgroups *cgroup.Manager
-	// DefaultLimits are the limits of a job that does not ask for its own;
-	// MaxLimits caps what a job may ask for (a zero field: no cap). Both
-	// apply only where the pool has cgroups; CheckLimits validates them.
-	DefaultLimits Limits
-	MaxLimits     Limits
-	// DefaultTimeout is the time limit of a job that asks for none, and
-	// MaxTimeout the most a job may ask for; zero for none.
-	DefaultTimeout time.Duration
-	MaxTimeout     time.Duration
-	// Isolate makes jobs that do not say otherwise run in new PID, mount,
-	// network, UTS and IPC namespaces, under an init that is this program
-	// run again (Self, with jobinit.Arg: main must hand that to
-	// jobinit.Main). It needs root.
-	Isolate bool
-	// Self is the program to run as an isolated job's init;
-	// "/proc/self/exe" if empty.
-	Self string
-	// RunAs, if set, is the user every job runs as, with no supplementary
-	// groups; nil runs jobs as the server's own user. Setting it needs root.
-	RunAs *Credential
-	// Env replaces DefaultEnv. RW_JOB_ID and HOME (the job's working
-	// directory) are always added.
-	Env []string
-	// OnChange, if set, is called after each change of a job's status. It is
-	// called from the pool's goroutines and must not block.
-	OnChange func(Snapshot)
-	// OnError, if set, is told of what went wrong without ending a job (a
-	// cgroup that could not be removed, say), with the job's id. It is
-	// called from the pool's goroutines and must not block.
-	OnError func(id int64, err error)
-}
-
-// Pool runs jobs on a fixed number of workers. Its methods are safe for
-// concurrent use.
+// Pool runs jobs on a fixed number of workers and keeps their records in
+// the job store. Its methods are safe for concurrent use.
 type Pool struct {
-	cfg      Config
-	root     *os.Root
-	spoolDir string
-	workRoot string         // holds the jobs' working directories
-	wg       sync.WaitGroup // the workers
-	killc    chan struct{}  // closed by Kill
-	killOnce sync.Once
+	cfg          Config
+	root         *os.Root
+	store        *store.Store
+	outDir       string         // the jobs' output files
+	workRoot     string         // the jobs' working directories
+	budget       diskBudget     // bytes of output on disk, against MaxDataSize
+	recovered    Recovery       // what New found unfinished
+	wg           sync.WaitGroup // the workers
+	housekeeping sync.WaitGroup // the retention goroutine
+	killc        chan struct{}  // closed by Kill
+	killOnce     sync.Once
+	swept        chan struct{} // wakes the retention goroutine
+	sweepMu      sync.Mutex    // one sweep at a time
+	quit         chan struct{} // closed by Shutdown, ends the retention goroutine
 
-	mu      sync.Mutex
-	cond    *sync.Cond // signalled when pending grows or the pool closes
-	jobs    []*job     // every job, jobs[i].id == i+1
-	pending []*job     // accepted jobs not yet taken by a worker, oldest first
-	closed  bool
+	mu       sync.Mutex
+	cond     *sync.Cond     // signalled when pending grows or the pool closes
+	live     map[int64]*job // jobs not yet final (and final ones whose record could not be written)
+	pending  []*job         // accepted jobs not yet taken by a worker, oldest first
+	reserved int            // queue places taken by starts whose records are being written
+	closed   bool
 
 	cleanupOnce sync.Once
 }
 
-// New validates cfg, prepares the spool directory and starts the workers.
-// Call Shutdown to stop them.
-func New(cfg Config) (*Pool, error) {
-	if cfg.JobsDir == "" {
-		return nil, errors.New("worker: no jobs directory configured")
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = DefaultWorkers
-	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = DefaultQueueSize
-	}
-	if cfg.StopTimeout <= 0 {
-		cfg.StopTimeout = DefaultStopTimeout
-	}
-	if cfg.MaxOutput <= 0 {
-		cfg.MaxOutput = DefaultMaxOutput
-	}
-	if cfg.DrainTimeout <= 0 {
-		cfg.DrainTimeout = DefaultDrainTimeout
-	}
-	if cfg.Self == "" {
-		cfg.Self = "/proc/self/exe"
-	}
-	if cfg.Env == nil {
-		cfg.Env = DefaultEnv
-	}
-	cfg.Env = slices.Clone(cfg.Env)
-	root, err := os.OpenRoot(cfg.JobsDir)
-	if err != nil {
-		return nil, fmt.Errorf("worker: open jobs directory: %w", err)
-	}
-	if info, err := root.Stat("."); err != nil || !info.IsDir() {
-		root.Close()
-		return nil, fmt.Errorf("worker: jobs directory %s is not a directory", cfg.JobsDir)
-	}
-	spool, err := os.MkdirTemp(cfg.DataDir, "rw-output-")
-	if err != nil {
-		root.Close()
-		return nil, fmt.Errorf("worker: create output directory: %w", err)
-	}
-	// The jobs reach their working directories through the spool
-	// directory: they may enter it, not list it.
-	workRoot := filepath.Join(spool, "work")
-	if err := errors.Join(os.Chmod(spool, 0o711), os.Mkdir(workRoot, 0o711), os.Chmod(workRoot, 0o711)); err != nil {
-		os.RemoveAll(spool)
-		root.Close()
-		return nil, fmt.Errorf("worker: create the jobs' working directories: %w", err)
-	}
-	p := &Pool{cfg: cfg, root: root, spoolDir: spool, workRoot: workRoot, killc: make(chan struct{})}
-	p.cond = sync.NewCond(&p.mu)
-	p.wg.Add(cfg.Workers)
-	for range cfg.Workers {
-		go p.work()
-	}
-	return p, nil
-}
-
-// Start validates spec, queues the job and returns its id at once. The path
-// must name an executable regular file inside the jobs directory: a missing
-// file gives ErrNoSuchFile, a refused one ErrNotAllowed. A full queue gives
-// ErrQueueFull, a pool being shut down ErrShuttingDown.
+// Start validates spec, records the job in the store and queues it, and
+// returns its id once the record is committed: an id Start returns is
+// never lost, whatever happens to the server after. The path must name an
+// executable regular file inside the jobs directory: a missing file gives
+// ErrNoSuchFile, a refused one ErrNotAllowed. A full queue gives
+// ErrQueueFull, a pool being shut down ErrShuttingDown, a store or data
+// directory that cannot be written ErrStorage.
 func (p *Pool) Start(spec Spec) (int64, error) {
 	if p.isClosed() {
 		return 0, ErrShuttingDown
@@ -202,10 +76,9 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	spool, err := os.CreateTemp(p.spoolDir, "job-*.out")
-	if err != nil {
+	if err := p.reserve(); err != nil {
 		exe.Close()
-		return 0, fmt.Errorf("create output file: %w", err)
+		return 0, err
 	}
 	spec.Args = slices.Clone(spec.Args)
 	j := &job{
@@ -214,28 +87,28 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		timeout: timeout,
 		isolate: isolate,
 		created: time.Now(),
-		out:     newOutput(spool.Name(), p.cfg.MaxOutput),
 		done:    make(chan struct{}),
 		stopc:   make(chan struct{}),
 		exe:     exe,
-		spool:   spool,
 		status:  StatusStarting,
 	}
-
-	p.mu.Lock()
-	if p.closed || len(p.pending) >= p.cfg.QueueSize {
-		closed := p.closed
-		p.mu.Unlock()
+	// The record is committed, and the output file made, with no lock
+	// held: the queue place reserved above keeps the queue's bound.
+	if err := p.create(j); err != nil {
 		exe.Close()
-		spool.Close()
-		os.Remove(spool.Name())
-		if closed {
-			return 0, ErrShuttingDown
-		}
-		return 0, ErrQueueFull
+		p.unreserve()
+		return 0, err
 	}
-	j.id = int64(len(p.jobs) + 1)
-	p.jobs = append(p.jobs, j)
+	p.mu.Lock()
+	p.reserved--
+	if p.closed {
+		p.mu.Unlock()
+		// Shutdown has taken the queue already: the job is recorded,
+		// and ends as a queued job does.
+		p.record(j, ending{stop: stoppedBeforeStart})
+		return 0, ErrShuttingDown
+	}
+	p.live[j.id] = j
 	p.pending = append(p.pending, j)
 	p.cond.Signal()
 	p.mu.Unlock()
@@ -244,15 +117,35 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 	return j.id, nil
 }
 
+// reserve takes a place in the queue for a job being started.
+func (p *Pool) reserve() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return ErrShuttingDown
+	case len(p.pending)+p.reserved >= p.cfg.QueueSize:
+		return ErrQueueFull
+	}
+	p.reserved++
+	return nil
+}
+
+func (p *Pool) unreserve() {
+	p.mu.Lock()
+	p.reserved--
+	p.mu.Unlock()
+}
+
 // Stop stops job id and returns it in its final status. A queued job is
 // marked stopped and never starts; a running one gets SIGTERM to its process
 // group and SIGKILL after the stop timeout. Stopping a job that has already
 // ended returns it unchanged. If ctx ends first, Stop returns ctx's error and
 // the job is stopped all the same.
 func (p *Pool) Stop(ctx context.Context, id int64) (Snapshot, error) {
-	j, err := p.get(id)
-	if err != nil {
-		return Snapshot{}, err
+	j := p.liveJob(id)
+	if j == nil {
+		return p.recorded(id)
 	}
 	p.mu.Lock()
 	queued := p.dequeue(j)
@@ -268,31 +161,28 @@ func (p *Pool) Stop(ctx context.Context, id int64) (Snapshot, error) {
 // Wait blocks until job id reaches its final status or ctx ends, and returns
 // the job.
 func (p *Pool) Wait(ctx context.Context, id int64) (Snapshot, error) {
-	j, err := p.get(id)
-	if err != nil {
-		return Snapshot{}, err
+	if j := p.liveJob(id); j != nil {
+		return j.await(ctx, "wait for")
 	}
-	return j.await(ctx, "wait for")
+	return p.recorded(id)
 }
 
 // Query returns a snapshot of job id, or ErrNotFound.
 func (p *Pool) Query(id int64) (Snapshot, error) {
-	j, err := p.get(id)
-	if err != nil {
-		return Snapshot{}, err
+	if j := p.liveJob(id); j != nil {
+		return j.snapshot(), nil
 	}
-	return j.snapshot(), nil
+	return p.recorded(id)
 }
 
-// List returns snapshots of every job, ordered by id.
+// List returns snapshots of every job, ordered by id. It holds them all:
+// for a few jobs, and for tests; servers list with Scan.
 func (p *Pool) List() []Snapshot {
-	p.mu.Lock()
-	jobs := slices.DeleteFunc(slices.Clone(p.jobs), func(j *job) bool { return j == nil })
-	p.mu.Unlock()
-	out := make([]Snapshot, len(jobs))
-	for i, j := range jobs {
-		out[i] = j.snapshot()
-	}
+	var out []Snapshot
+	_ = p.Scan(0, func(s Snapshot) bool {
+		out = append(out, s)
+		return true
+	})
 	return out
 }
 
@@ -300,41 +190,29 @@ func (p *Pool) List() []Snapshot {
 // directory. Its id is never given again. A job that has not ended gives
 // ErrNotFinal: stop it first.
 func (p *Pool) Remove(id int64) error {
-	j, err := p.get(id)
-	if err != nil {
+	if j := p.liveJob(id); j != nil {
+		if s := j.snapshot(); !s.Status.Final() {
+			return fmt.Errorf("job %d: %w", id, ErrNotFinal)
+		}
+	}
+	if _, err := p.recorded(id); err != nil {
 		return err
 	}
-	j.mu.Lock()
-	final, dir := j.status.Final(), j.dir
-	j.mu.Unlock()
-	if !final {
-		return fmt.Errorf("job %d: %w", id, ErrNotFinal)
-	}
-	p.mu.Lock()
-	p.jobs[id-1] = nil
-	p.mu.Unlock()
-	err = os.Remove(j.out.path)
-	if dir != "" {
-		err = errors.Join(err, os.RemoveAll(dir))
-	}
-	if err != nil {
-		return fmt.Errorf("remove job %d: %w", id, err)
-	}
-	return nil
+	return p.remove(id)
 }
 
 // Follow opens job id's output at offset. With follow set, the reader waits
 // for new output until the job has ended and every byte was read, or ctx
 // ends; without it the reader ends at the output written so far.
 func (p *Pool) Follow(ctx context.Context, id int64, offset int64, follow bool) (*Reader, error) {
-	j, err := p.get(id)
-	if err != nil {
-		return nil, err
-	}
 	if offset < 0 {
 		return nil, fmt.Errorf("negative offset %d: %w", offset, ErrInvalidArgs)
 	}
-	r, err := j.out.open(ctx, offset, follow)
+	o, err := p.outputOf(id)
+	if err != nil {
+		return nil, err
+	}
+	r, err := o.open(ctx, offset, follow)
 	if err != nil {
 		return nil, fmt.Errorf("open output of job %d: %w", id, err)
 	}
@@ -344,29 +222,54 @@ func (p *Pool) Follow(ctx context.Context, id int64, offset int64, follow bool) 
 // Tail returns at most the last n bytes of job id's output so far, and
 // whether earlier bytes were left out.
 func (p *Pool) Tail(id int64, n int64) ([]byte, bool, error) {
-	j, err := p.get(id)
+	o, err := p.outputOf(id)
 	if err != nil {
 		return nil, false, err
 	}
-	b, cut, err := j.out.readTail(n)
+	b, cut, err := o.readTail(n)
 	if err != nil {
 		return nil, false, fmt.Errorf("read output of job %d: %w", id, err)
 	}
 	return b, cut, nil
 }
 
+// Scan calls fn with a snapshot of every job with an id over after, in id
+// order, until fn returns false. It streams from the store, a page at a
+// time, so a list of any length takes no more memory than a page; jobs
+// that run are shown as they are now.
+func (p *Pool) Scan(after int64, fn func(Snapshot) bool) error {
+	err := p.store.Scan(after, func(r store.Record) bool {
+		if j := p.liveJob(r.ID); j != nil {
+			return fn(j.snapshot())
+		}
+		return fn(snapshotOf(r))
+	})
+	if err != nil {
+		return fmt.Errorf("list jobs: %v: %w", err, ErrStorage)
+	}
+	return nil
+}
+
 // Shutdown stops accepting jobs, marks queued jobs stopped, stops running
-// jobs with the stop timeout and returns when every process is gone and the
-// spool directory is removed. If ctx ends first it returns ctx's error; the
-// jobs are still being stopped and a later call may wait again.
+// jobs with the stop timeout and returns when every process is gone and
+// the store is closed; the data directory stays, for the next pool. If ctx
+// ends first it returns ctx's error; the jobs are still being stopped and
+// a later call may wait again.
 func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
+	first := !p.closed
 	p.closed = true
 	pending := p.pending
 	p.pending = nil
-	jobs := slices.DeleteFunc(slices.Clone(p.jobs), func(j *job) bool { return j == nil })
+	jobs := make([]*job, 0, len(p.live))
+	for _, j := range p.live {
+		jobs = append(jobs, j)
+	}
 	p.cond.Broadcast()
 	p.mu.Unlock()
+	if first {
+		close(p.quit)
+	}
 
 	for _, j := range pending {
 		p.cancelQueued(j)
@@ -379,6 +282,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		p.wg.Wait()
+		p.housekeeping.Wait()
 		close(done)
 	}()
 	select {
@@ -388,7 +292,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	}
 	var err error
 	p.cleanupOnce.Do(func() {
-		err = errors.Join(os.RemoveAll(p.spoolDir), p.root.Close())
+		err = errors.Join(p.store.Close(), p.root.Close())
 	})
 	return err
 }
@@ -406,13 +310,11 @@ func (p *Pool) isClosed() bool {
 	return p.closed
 }
 
-func (p *Pool) get(id int64) (*job, error) {
+// liveJob returns job id if it has not been recorded final yet, or nil.
+func (p *Pool) liveJob(id int64) *job {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if id < 1 || id > int64(len(p.jobs)) || p.jobs[id-1] == nil {
-		return nil, fmt.Errorf("job %d: %w", id, ErrNotFound)
-	}
-	return p.jobs[id-1], nil
+	return p.live[id]
 }
 
 // dequeue removes j from the pending queue and reports whether it was there.

@@ -64,7 +64,18 @@ type ending struct {
 func (p *Pool) record(j *job, e ending) {
 	status, code, reason, message := e.outcome()
 	j.finish(status, code, reason, message)
+	// Committed before anyone hears of it: a job a client saw end has
+	// ended on disk too. A record that cannot be written keeps the job in
+	// memory, where it is still served from.
+	stored := p.persist(j) == nil
+	j.announce()
+	if stored {
+		p.mu.Lock()
+		delete(p.live, j.id)
+		p.mu.Unlock()
+	}
 	p.changed(j)
+	p.wakeRetention()
 }
 
 // outcome is the final status, exit code, reason and message of a job that

@@ -94,6 +94,7 @@ func (p *Pool) markRunning(j *job, pid int) {
 	j.pid = pid
 	j.started = time.Now()
 	j.mu.Unlock()
+	p.persist(j)
 	p.changed(j)
 }
 

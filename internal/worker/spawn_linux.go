@@ -1,11 +1,16 @@
 package worker
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rw-project/rw/internal/cgroup"
 	"github.com/rw-project/rw/internal/jobinit"
@@ -124,4 +129,61 @@ const pipeSize = 1 << 20
 
 func growPipe(f *os.File) {
 	_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+}
+
+// sameProcess reports whether process pid is still the one that started at
+// started (within two seconds): a pid recorded before a crash may since
+// belong to an unrelated process. The start time is field 22 of
+// /proc/PID/stat, in clock ticks after boot (btime in /proc/stat).
+func sameProcess(pid int, started time.Time) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil || started.IsZero() {
+		return false
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 20 {
+		return false
+	}
+	ticks, err := strconv.ParseInt(fields[19], 10, 64)
+	if err != nil {
+		return false
+	}
+	boot, err := bootTime()
+	if err != nil {
+		return false
+	}
+	// Linux reports start times in USER_HZ, 100 on every architecture rw
+	// runs on.
+	at := boot.Add(time.Duration(ticks) * time.Second / 100)
+	d := at.Sub(started)
+	return d > -2*time.Second && d < 2*time.Second
+}
+
+// bootTime reads when the host booted, from btime in /proc/stat.
+func bootTime() (time.Time, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return time.Unix(sec, 0), err
+		}
+	}
+	return time.Time{}, errors.New("no btime in /proc/stat")
+}
+
+// killGroup sends SIGKILL to the process group led by pid, and reports
+// whether there was one.
+func killGroup(pid int) bool {
+	return syscall.Kill(-pid, syscall.SIGKILL) == nil
+}
+
+// removeFile removes path; one already gone is not an error.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }

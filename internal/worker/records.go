@@ -1,0 +1,259 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/rw-project/rw/internal/store"
+)
+
+// StoreFile is the job store's file in the data directory.
+const StoreFile = "rw.db"
+
+// openData makes the data directory's layout (the directory itself 0700,
+// output/ 0700, work/ 0711 so that jobs reach their own directories in it
+// and see nothing else), opens the store and recovers what a pool that
+// died left unfinished.
+func (p *Pool) openData() error {
+	dir := p.cfg.DataDir
+	p.outDir = filepath.Join(dir, "output")
+	p.workRoot = filepath.Join(dir, "work")
+	err := errors.Join(
+		os.MkdirAll(dir, 0o700),
+		os.MkdirAll(p.outDir, 0o700),
+		os.MkdirAll(p.workRoot, 0o711),
+		// MkdirAll leaves a directory that was there as it was; the
+		// umask may have taken bits from a new one.
+		os.Chmod(p.outDir, 0o700),
+		os.Chmod(p.workRoot, 0o711))
+	if err != nil {
+		return fmt.Errorf("worker: prepare the data directory %s: %w", dir, err)
+	}
+	st, err := store.Open(filepath.Join(dir, StoreFile), store.Options{})
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	p.store = st
+	if err := p.recover(); err != nil {
+		st.Close()
+		return fmt.Errorf("worker: recover the jobs of the last server: %w", err)
+	}
+	stats, err := st.FinalStats()
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("worker: %w", err)
+	}
+	p.budget.max = p.cfg.MaxDataSize
+	p.budget.used.Store(stats.OutputBytes)
+	return nil
+}
+
+// outputPath is where job id's output is kept.
+func (p *Pool) outputPath(id int64) string {
+	return filepath.Join(p.outDir, strconv.FormatInt(id, 10)+".out")
+}
+
+// create commits j's first record, which gives it its id, and makes its
+// output file. A job whose output file cannot be made is removed again
+// (its id is not given twice): no half job is left.
+func (p *Pool) create(j *job) error {
+	rec, err := p.store.Create(recordOf(j.snapshot()))
+	if err != nil {
+		return fmt.Errorf("record the job: %v: %w", err, ErrStorage)
+	}
+	j.id = rec.ID
+	path := p.outputPath(j.id)
+	spool, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The data directory went away under the server: make it again
+		// rather than fail every start until a restart.
+		if merr := os.MkdirAll(p.outDir, 0o700); merr == nil {
+			p.problem(j, fmt.Errorf("the output directory %s was missing, and was made again", p.outDir))
+			spool, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		}
+	}
+	if err != nil {
+		if derr := p.store.Delete(j.id); derr != nil {
+			p.problem(j, derr)
+		}
+		return fmt.Errorf("create the output file of job %d: %v: %w", j.id, err, ErrStorage)
+	}
+	j.spool = spool
+	j.out = newOutput(path, p.cfg.MaxOutput, &p.budget)
+	return nil
+}
+
+// persist commits j's record as it is now: every transition is on disk
+// before anyone is told of it. A failure is reported and the job goes on.
+func (p *Pool) persist(j *job) error {
+	if err := p.store.Put(recordOf(j.snapshot())); err != nil {
+		err = fmt.Errorf("record job %d: %w", j.id, err)
+		p.problem(j, err)
+		return err
+	}
+	return nil
+}
+
+// recorded returns job id from the store: a final job, which no longer
+// has live state.
+func (p *Pool) recorded(id int64) (Snapshot, error) {
+	r, err := p.store.Get(id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Snapshot{}, fmt.Errorf("job %d: %w", id, ErrNotFound)
+	case err != nil:
+		return Snapshot{}, fmt.Errorf("job %d: %v: %w", id, err, ErrStorage)
+	}
+	return snapshotOf(r), nil
+}
+
+// outputOf returns job id's output: the live one, which followers wait on,
+// or, for a final job, its file, complete.
+func (p *Pool) outputOf(id int64) (*output, error) {
+	if j := p.liveJob(id); j != nil {
+		return j.out, nil
+	}
+	s, err := p.recorded(id)
+	if err != nil {
+		return nil, err
+	}
+	return finishedOutput(p.outputPath(id), s.OutputSize, s.OutputTruncated), nil
+}
+
+// remove deletes job id's record, output and working directory.
+func (p *Pool) remove(id int64) error {
+	path := p.outputPath(id)
+	var size int64
+	if info, err := os.Stat(path); err == nil {
+		size = info.Size()
+	}
+	if err := p.store.Delete(id); err != nil {
+		return fmt.Errorf("remove job %d: %v: %w", id, err, ErrStorage)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(p.workRoot, "job-"+strconv.FormatInt(id, 10)+"-*"))
+	err := os.Remove(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	} else if err == nil {
+		p.budget.give(size)
+	}
+	for _, d := range dirs {
+		err = errors.Join(err, os.RemoveAll(d))
+	}
+	if err != nil {
+		return fmt.Errorf("remove the files of job %d: %w", id, err)
+	}
+	return nil
+}
+
+// diskBudget counts the bytes of output on disk against MaxDataSize.
+type diskBudget struct {
+	max  int64 // 0: no bound
+	used atomic.Int64
+}
+
+// take accounts for up to n more bytes and returns how many fit under the
+// bound.
+func (b *diskBudget) take(n int64) int64 {
+	if b == nil || b.max <= 0 {
+		return n
+	}
+	for {
+		used := b.used.Load()
+		k := max(min(n, b.max-used), 0)
+		if b.used.CompareAndSwap(used, used+k) {
+			return k
+		}
+	}
+}
+
+// give returns n bytes to the budget.
+func (b *diskBudget) give(n int64) {
+	if b != nil {
+		b.used.Add(-n)
+	}
+}
+
+// recordOf is what the store keeps of a job.
+func recordOf(s Snapshot) store.Record {
+	return store.Record{
+		ID: s.ID, Owner: s.Owner, Path: s.Path, Args: s.Args,
+		Status: string(s.Status), ExitCode: s.ExitCode, Reason: string(s.Reason), Error: s.Error,
+		CreatedAt: s.CreatedAt, StartedAt: s.StartedAt, EndedAt: s.EndedAt,
+		Limits: store.Limits{MemoryBytes: s.Limits.MemoryBytes, CPUs: s.Limits.CPUs, Pids: s.Limits.Pids,
+			IOReadBytesPerSec: s.Limits.IOReadBytesPerSec, IOWriteBytesPerSec: s.Limits.IOWriteBytesPerSec},
+		Timeout: s.Timeout, Isolated: s.Isolated, PID: s.PID,
+		OutputSize: s.OutputSize, OutputTruncated: s.OutputTruncated, OutputError: s.OutputError,
+		CPUSeconds: s.Usage.CPUSeconds, MemoryPeakBytes: s.Usage.MemoryPeakBytes,
+	}
+}
+
+// snapshotOf is a job as its record keeps it.
+func snapshotOf(r store.Record) Snapshot {
+	return Snapshot{
+		ID: r.ID, Owner: r.Owner, Path: r.Path, Args: r.Args,
+		Status: Status(r.Status), ExitCode: r.ExitCode, Reason: Reason(r.Reason), Error: r.Error,
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
+		Limits: Limits{MemoryBytes: r.Limits.MemoryBytes, CPUs: r.Limits.CPUs, Pids: r.Limits.Pids,
+			IOReadBytesPerSec: r.Limits.IOReadBytesPerSec, IOWriteBytesPerSec: r.Limits.IOWriteBytesPerSec},
+		Timeout: r.Timeout, Isolated: r.Isolated, PID: r.PID,
+		OutputSize: r.OutputSize, OutputTruncated: r.OutputTruncated, OutputError: r.OutputError,
+		Usage: Usage{CPUSeconds: r.CPUSeconds, MemoryPeakBytes: r.MemoryPeakBytes},
+	}
+}
+
+// Recovery is what a new pool found of the pool before it: jobs that were
+// queued or running when it died, now ended, and their processes it
+// killed.
+type Recovery struct {
+	Jobs   int
+	Killed int
+}
+
+// Recovered says what New found unfinished, for the caller to log.
+func (p *Pool) Recovered() Recovery { return p.recovered }
+
+// ReasonServerRestarted: the server stopped (a crash, SIGKILL) while the
+// job was queued or running; the output written so far is kept.
+const ReasonServerRestarted Reason = "server-restarted"
+
+// recover ends the jobs a pool that died left queued or running: they are
+// failed with reason server-restarted, and never run (again) behind their
+// owner's back. A process of theirs still alive is killed: through its
+// cgroup by the server before the pool starts, or, where there are no
+// cgroups, through the process group the record names, if that group's
+// leader is the same process (started when the record says).
+func (p *Pool) recover() error {
+	unfinished, err := p.store.Unfinished()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for _, r := range unfinished {
+		if r.PID > 0 && sameProcess(r.PID, r.StartedAt) {
+			if killGroup(r.PID) {
+				p.recovered.Killed++
+			}
+		}
+		was := r.Status
+		r.Status = string(StatusFailed)
+		r.Reason = string(ReasonServerRestarted)
+		r.Error = fmt.Sprintf("the server stopped while the job was %s; the output written until then is kept", was)
+		r.ExitCode = nil
+		r.EndedAt = now
+		if info, err := os.Stat(p.outputPath(r.ID)); err == nil {
+			r.OutputSize = min(info.Size(), p.cfg.MaxOutput)
+		}
+		if err := p.store.Put(r); err != nil {
+			return err
+		}
+		p.recovered.Jobs++
+	}
+	return nil
+}
