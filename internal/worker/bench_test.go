@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -94,4 +98,42 @@ func BenchmarkJobToEnd(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkFinishedJobs runs b.N trivial jobs (/bin/true) to their end
+// through a pool with the store, then reports the process's resident
+// memory and the store's size: the records of final jobs live in the
+// store, not in memory, so memory stays flat in the number of jobs.
+// Run it with -benchtime 100000x for the figures in docs/benchmarks.md.
+func BenchmarkFinishedJobs(b *testing.B) {
+	jobs := b.TempDir()
+	copyFile(b, "/bin/true", filepath.Join(jobs, "true"), 0o755)
+	p := newPool(b, Config{JobsDir: jobs, QueueSize: 1 << 20})
+	var ids []int64
+	for b.Loop() {
+		id, err := p.Start(Spec{Owner: "alice", Path: "true"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// At most 64 jobs in flight: the figure is of finished jobs,
+		// not of a long queue.
+		if ids = append(ids, id); len(ids) == 64 {
+			wait(b, p, ids[0])
+			ids = ids[1:]
+		}
+	}
+	for _, id := range ids {
+		wait(b, p, id)
+	}
+	b.StopTimer()
+	debug.FreeOSMemory()
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			b.ReportMetric(kb/1024, "rss-MiB")
+		}
+	}
+	size, _ := p.store.Size()
+	b.ReportMetric(float64(size)/(1<<20), "store-MiB")
 }

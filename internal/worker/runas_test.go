@@ -92,7 +92,7 @@ func TestJobFileTheUserMayNotRun(t *testing.T) {
 	}
 }
 
-func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+func copyFile(t testing.TB, src, dst string, mode os.FileMode) {
 	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
