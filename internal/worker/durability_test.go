@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -191,5 +192,29 @@ func TestOutputWriteErrorIsRecorded(t *testing.T) {
 	// The pool goes on serving.
 	if _, err := p.Query(id); err != nil {
 		t.Errorf("query after the disk filled: %v", err)
+	}
+}
+
+func TestDataDirectoryRemovedWhileServing(t *testing.T) {
+	data := t.TempDir()
+	var problems []string
+	var mu sync.Mutex
+	p := newPool(t, Config{DataDir: data, OnError: func(id int64, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		problems = append(problems, err.Error())
+	}})
+	wait(t, p, start(t, p, "exit", "0"))
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.Start(Spec{Owner: "alice", Path: helperName, Args: []string{"exit", "0"}})
+	if !errors.Is(err, ErrStorage) || !strings.Contains(err.Error(), "restart rw serve") {
+		t.Errorf("a start with the store removed: %v, want ErrStorage saying what to do", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) == 0 {
+		t.Errorf("the removed store was not reported")
 	}
 }

@@ -64,6 +64,9 @@ type ending struct {
 func (p *Pool) record(j *job, e ending) {
 	status, code, reason, message := e.outcome()
 	j.finish(status, code, reason, message)
+	if _, _, outErr := j.out.stat(); outErr != "" {
+		p.problem(j, fmt.Errorf("output: %s", outErr))
+	}
 	// Committed before anyone hears of it: a job a client saw end has
 	// ended on disk too. A record that cannot be written keeps the job in
 	// memory, where it is still served from.

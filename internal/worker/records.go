@@ -63,6 +63,13 @@ func (p *Pool) outputPath(id int64) string {
 // output file. A job whose output file cannot be made is removed again
 // (its id is not given twice): no half job is left.
 func (p *Pool) create(j *job) error {
+	// A store file removed under the server would take this run's records
+	// with it at the next start: refuse, and say what to do.
+	if _, err := os.Stat(p.store.Path()); errors.Is(err, fs.ErrNotExist) {
+		err = fmt.Errorf("the job store %s was removed while the server runs: restart rw serve to make a new one: %w", p.store.Path(), ErrStorage)
+		p.problem(j, err)
+		return err
+	}
 	rec, err := p.store.Create(recordOf(j.snapshot()))
 	if err != nil {
 		return fmt.Errorf("record the job: %v: %w", err, ErrStorage)
