@@ -196,6 +196,10 @@ type Job struct {
 	// OutputTruncated is true when Output is not the whole output: cut to
 	// its tail, or dropped past the server's per-job cap.
 	OutputTruncated bool `json:"outputTruncated"`
+	// OutputError says why output was dropped or is gone when that was not
+	// the server's per-job cap: a write error such as a full disk, the
+	// data directory's bound, retention.
+	OutputError string `json:"outputError,omitempty"`
 	// CreatedAt is when the server accepted the job.
 	CreatedAt time.Time `json:"createdAt"`
 	// StartedAt is when its process started; null until then, and for a

@@ -172,6 +172,10 @@ type Manager struct {
 	lockFD int
 }
 
+// Parent returns the name of the directory that holds the job cgroups in
+// each hierarchy.
+func (m *Manager) Parent() string { return m.cfg.Parent }
+
 // Mode returns the mode Open detected.
 func (m *Manager) Mode() Mode { return m.mode }
 

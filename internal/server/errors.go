@@ -67,7 +67,8 @@ func writeError(w http.ResponseWriter, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		msg = "the job queue is full: try again shortly"
 	case api.CodeStoreUnavailable:
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		// The log has the detail; the caller can do nothing about it.
+		msg = "the server cannot record jobs: its job store or data directory is unavailable; tell the server's operator"
 	case api.CodeShuttingDown:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		msg = "the server is shutting down"

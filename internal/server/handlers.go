@@ -18,7 +18,7 @@ import (
 
 // fail answers err, logging it first if it is the server's own fault.
 func (s *Server) fail(w http.ResponseWriter, c *caller, err error) {
-	if status, _ := statusOf(err); status == http.StatusInternalServerError {
+	if status, code := statusOf(err); status == http.StatusInternalServerError || code == api.CodeStoreUnavailable {
 		s.log.Error().Str("rid", c.id).Err(err).Msg("internal error")
 	}
 	writeError(w, err)
@@ -149,6 +149,8 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller)
 		s.fail(w, c, err)
 		return
 	}
+	// The answer is the job as it was; its output is gone after.
+	answer := s.job(snap)
 	if err := s.pool.Remove(req.ID); err != nil {
 		if errors.Is(err, worker.ErrNotFinal) {
 			err = &apiError{http.StatusConflict, api.CodeJobRunning,
@@ -157,7 +159,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller)
 		s.fail(w, c, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.job(snap))
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // parseID reads the id query parameter.

@@ -20,6 +20,7 @@ func (s *Server) job(snap worker.Snapshot) api.Job {
 		Reason:          string(snap.Reason),
 		Error:           snap.Error,
 		OutputTruncated: snap.OutputTruncated,
+		OutputError:     snap.OutputError,
 		CreatedAt:       snap.CreatedAt.UTC(),
 		StartedAt:       optionalTime(snap.StartedAt),
 		EndedAt:         optionalTime(snap.EndedAt),

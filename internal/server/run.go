@@ -126,6 +126,9 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	srv := New(Config{Pool: PoolOf(pool), TokenKey: cfg.TokenKey, Log: log, StopTimeout: cfg.Pool.StopTimeout, WriteTimeout: cfg.WriteTimeout})
 	runAs := "the server's own user"
+	if cfg.Pool.RunAs == nil {
+		log.Warn().Msg("jobs run as this server's own user: they can read its keys, its job store and every job's output; run rw serve as root to run them as --run-as")
+	}
 	if c := cfg.Pool.RunAs; c != nil {
 		runAs = c.Name
 		if c.Uid == 0 {

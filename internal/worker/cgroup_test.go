@@ -60,12 +60,17 @@ func startLimited(t *testing.T, p *Pool, l LimitsRequest, args ...string) int64 
 	return id
 }
 
-// jobCgroups returns the cgroup directories of job id that exist now.
-func jobCgroups(id int64) []string {
-	dirs, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/rwtest-*/rw-%d", id))
-	more, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/*/*/rwtest-*/rw-%d", id))
-	own, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/rwtest-*/rw-%d", id))
-	return append(append(dirs, more...), own...)
+// jobCgroups returns the cgroup directories of p's job id that exist now.
+// Only p's parent counts: other test processes may run jobs of the same
+// id at the same time.
+func jobCgroups(p *Pool, id int64) []string {
+	parent := p.cfg.Cgroups.Parent()
+	var dirs []string
+	for _, pattern := range []string{"/sys/fs/cgroup/%s/rw-%d", "/sys/fs/cgroup/*/%s/rw-%d", "/sys/fs/cgroup/*/*/*/%s/rw-%d"} {
+		found, _ := filepath.Glob(fmt.Sprintf(pattern, parent, id))
+		dirs = append(dirs, found...)
+	}
+	return dirs
 }
 
 func TestCgroupOOMIsNamed(t *testing.T) {
@@ -263,7 +268,7 @@ func TestCgroupsAreRemoved(t *testing.T) {
 		}
 	}
 	for _, id := range ids {
-		if left := jobCgroups(id); len(left) > 0 {
+		if left := jobCgroups(p, id); len(left) > 0 {
 			t.Fatalf("job %d left %v", id, left)
 		}
 	}

@@ -98,7 +98,13 @@ func (j *job) currentUsage() Usage {
 
 // problem reports something that went wrong without ending j.
 func (p *Pool) problem(j *job, err error) {
-	if p.cfg.OnError != nil {
-		p.cfg.OnError(j.id, err)
+	p.report(j.id, err)
+}
+
+// report tells OnError of err, if there is one, about job id (0 for no
+// job in particular).
+func (p *Pool) report(id int64, err error) {
+	if err != nil && p.cfg.OnError != nil {
+		p.cfg.OnError(id, err)
 	}
 }

@@ -192,13 +192,13 @@ func (j *job) await(ctx context.Context, what string) (Snapshot, error) {
 // finish sets the final status and closes the executable and the spool
 // file if they were never used. announce then tells the waiters. Both must
 // be called exactly once.
-func (j *job) finish(status Status, exitCode *int, reason Reason, message string) {
+func (j *job) finish(status Status, exitCode *int, reason Reason, message string, ended time.Time) {
 	j.mu.Lock()
 	j.status = status
 	j.exitCode = exitCode
 	j.reason = reason
 	j.message = message
-	j.ended = time.Now()
+	j.ended = ended
 	exe, spool := j.exe, j.spool
 	j.exe, j.spool = nil, nil
 	j.mu.Unlock()

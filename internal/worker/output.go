@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 )
@@ -133,6 +134,10 @@ type Reader struct {
 
 func (o *output) open(ctx context.Context, offset int64, follow bool) (*Reader, error) {
 	f, err := os.Open(o.path)
+	if errors.Is(err, fs.ErrNotExist) && o.finishedEmpty() {
+		// Removed by retention, or never written: nothing to read.
+		return &Reader{ctx: ctx, out: o, off: offset}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -171,13 +176,28 @@ func (r *Reader) Read(p []byte) (int, error) {
 
 // Close releases the reader's file.
 func (r *Reader) Close() error {
+	if r.f == nil {
+		return nil
+	}
 	return r.f.Close()
+}
+
+// finishedEmpty reports whether o is the output of an ended job that kept
+// nothing.
+func (o *output) finishedEmpty() bool {
+	size, _, _ := o.stat()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closed && size == 0
 }
 
 // readTail returns at most the last n bytes of the output written so far and
 // whether bytes before them were left out.
 func (o *output) readTail(n int64) ([]byte, bool, error) {
 	size, _, _ := o.stat()
+	if size == 0 {
+		return nil, false, nil
+	}
 	start := max(size-n, 0)
 	f, err := os.Open(o.path)
 	if err != nil {

@@ -101,11 +101,14 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 	}
 	p.mu.Lock()
 	p.reserved--
+	p.cond.Broadcast() // Shutdown waits for reservations to end
 	if p.closed {
 		p.mu.Unlock()
-		// Shutdown has taken the queue already: the job is recorded,
-		// and ends as a queued job does.
-		p.record(j, ending{stop: stoppedBeforeStart})
+		// Shutdown has taken the queue already: the caller is told no,
+		// so the job must not exist.
+		exe.Close()
+		j.spool.Close()
+		p.report(j.id, errors.Join(p.store.Delete(j.id), os.Remove(p.outputPath(j.id))))
 		return 0, ErrShuttingDown
 	}
 	p.live[j.id] = j
@@ -134,6 +137,7 @@ func (p *Pool) reserve() error {
 func (p *Pool) unreserve() {
 	p.mu.Lock()
 	p.reserved--
+	p.cond.Broadcast()
 	p.mu.Unlock()
 }
 
@@ -191,14 +195,24 @@ func (p *Pool) List() []Snapshot {
 // ErrNotFinal: stop it first.
 func (p *Pool) Remove(id int64) error {
 	if j := p.liveJob(id); j != nil {
-		if s := j.snapshot(); !s.Status.Final() {
+		select {
+		case <-j.done:
+		default:
 			return fmt.Errorf("job %d: %w", id, ErrNotFinal)
 		}
 	}
-	if _, err := p.recorded(id); err != nil {
+	// Retention must not free the same job's bytes at the same time.
+	p.sweepMu.Lock()
+	defer p.sweepMu.Unlock()
+	s, err := p.recorded(id)
+	if err != nil {
 		return err
 	}
-	return p.remove(id)
+	if !s.Status.Final() {
+		// Started a moment ago, and not queued yet.
+		return fmt.Errorf("job %d: %w", id, ErrNotFinal)
+	}
+	return p.remove(s)
 }
 
 // Follow opens job id's output at offset. With follow set, the reader waits
@@ -290,6 +304,12 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("shut down worker pool: %w", ctx.Err())
 	}
+	// Starts under way hold a reservation: the store must outlive them.
+	p.mu.Lock()
+	for p.reserved > 0 {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
 	var err error
 	p.cleanupOnce.Do(func() {
 		err = errors.Join(p.store.Close(), p.root.Close())

@@ -25,7 +25,7 @@ type Credential struct {
 // workDir makes j's working directory: a fresh directory of its own in the
 // pool's private directory, owned by the user the job runs as, mode 0700,
 // with a random name in a parent that others may enter but not list, so
-// that no other job can find it. It is removed with the pool's directory.
+// that a job of another user cannot find it. It is removed with the job.
 func (p *Pool) workDir(j *job) (string, error) {
 	dir, err := os.MkdirTemp(p.workRoot, "job-"+strconv.FormatInt(j.id, 10)+"-")
 	if err != nil {

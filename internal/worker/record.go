@@ -63,14 +63,17 @@ type ending struct {
 // follower that reads to the end of the output finds the job final.
 func (p *Pool) record(j *job, e ending) {
 	status, code, reason, message := e.outcome()
-	j.finish(status, code, reason, message)
-	if _, _, outErr := j.out.stat(); outErr != "" {
-		p.problem(j, fmt.Errorf("output: %s", outErr))
-	}
-	// Committed before anyone hears of it: a job a client saw end has
+	ended := time.Now()
+	// Committed before anyone can see it: a job a client saw end has
 	// ended on disk too. A record that cannot be written keeps the job in
 	// memory, where it is still served from.
-	stored := p.persist(j) == nil
+	final := j.snapshot()
+	final.Status, final.ExitCode, final.Reason, final.Error, final.EndedAt = status, code, reason, message, ended
+	stored := p.persistSnapshot(j, final) == nil
+	j.finish(status, code, reason, message, ended)
+	if final.OutputError != "" {
+		p.problem(j, fmt.Errorf("output: %s", final.OutputError))
+	}
 	j.announce()
 	if stored {
 		p.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rw-project/rw/internal/store"
@@ -99,7 +100,12 @@ func (p *Pool) create(j *job) error {
 // persist commits j's record as it is now: every transition is on disk
 // before anyone is told of it. A failure is reported and the job goes on.
 func (p *Pool) persist(j *job) error {
-	if err := p.store.Put(recordOf(j.snapshot())); err != nil {
+	return p.persistSnapshot(j, j.snapshot())
+}
+
+// persistSnapshot commits s as j's record.
+func (p *Pool) persistSnapshot(j *job, s Snapshot) error {
+	if err := p.store.Put(recordOf(s)); err != nil {
 		err = fmt.Errorf("record job %d: %w", j.id, err)
 		p.problem(j, err)
 		return err
@@ -133,28 +139,30 @@ func (p *Pool) outputOf(id int64) (*output, error) {
 	return finishedOutput(p.outputPath(id), s.OutputSize, s.OutputTruncated), nil
 }
 
-// remove deletes job id's record, output and working directory.
-func (p *Pool) remove(id int64) error {
-	path := p.outputPath(id)
-	var size int64
-	if info, err := os.Stat(path); err == nil {
-		size = info.Size()
+// remove deletes final job s's record, output and working directory. The
+// caller holds sweepMu. Once the record is gone the job is gone: files
+// that cannot be removed are reported, not returned.
+func (p *Pool) remove(s Snapshot) error {
+	err := p.store.Delete(s.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("job %d: %w", s.ID, ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("remove job %d: %v: %w", s.ID, err, ErrStorage)
 	}
-	if err := p.store.Delete(id); err != nil {
-		return fmt.Errorf("remove job %d: %v: %w", id, err, ErrStorage)
+	p.mu.Lock()
+	delete(p.live, s.ID)
+	p.mu.Unlock()
+	if err := os.Remove(p.outputPath(s.ID)); err == nil {
+		p.budget.give(s.OutputSize)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		p.report(s.ID, fmt.Errorf("remove the output of job %d: %w", s.ID, err))
 	}
-	dirs, _ := filepath.Glob(filepath.Join(p.workRoot, "job-"+strconv.FormatInt(id, 10)+"-*"))
-	err := os.Remove(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		err = nil
-	} else if err == nil {
-		p.budget.give(size)
-	}
+	dirs, _ := filepath.Glob(filepath.Join(p.workRoot, "job-"+strconv.FormatInt(s.ID, 10)+"-*"))
 	for _, d := range dirs {
-		err = errors.Join(err, os.RemoveAll(d))
-	}
-	if err != nil {
-		return fmt.Errorf("remove the files of job %d: %w", id, err)
+		if err := os.RemoveAll(d); err != nil {
+			p.report(s.ID, fmt.Errorf("remove the working directory of job %d: %w", s.ID, err))
+		}
 	}
 	return nil
 }
@@ -244,7 +252,7 @@ func (p *Pool) recover() error {
 	now := time.Now()
 	for _, r := range unfinished {
 		if r.PID > 0 && sameProcess(r.PID, r.StartedAt) {
-			if killGroup(r.PID) {
+			if syscall.Kill(-r.PID, syscall.SIGKILL) == nil {
 				p.recovered.Killed++
 			}
 		}

@@ -1,6 +1,9 @@
 package worker
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/rw-project/rw/internal/store"
@@ -48,25 +51,25 @@ func (p *Pool) sweep(now time.Time) {
 	var gone []int64
 	if p.cfg.Retain > 0 {
 		ids, err := p.store.FinalBefore(now.Add(-p.cfg.Retain))
-		p.sweepProblem(err)
+		p.report(0, err)
 		gone = append(gone, ids...)
 	}
 	for _, id := range gone {
-		p.sweepProblem(p.remove(id))
+		p.removeByID(id)
 	}
 	if p.cfg.RetainJobs > 0 {
 		stats, err := p.store.FinalStats()
-		p.sweepProblem(err)
+		p.report(0, err)
 		if over := stats.Count - int64(p.cfg.RetainJobs); err == nil && over > 0 {
 			ids, err := p.store.OldestFinalIDs(int(over))
-			p.sweepProblem(err)
+			p.report(0, err)
 			for _, id := range ids {
-				p.sweepProblem(p.remove(id))
+				p.removeByID(id)
 			}
 		}
 	}
 	if p.cfg.MaxDataSize > 0 && p.budget.used.Load() >= p.cfg.MaxDataSize {
-		p.sweepProblem(p.store.OldestFinal(func(r store.Record) bool {
+		p.report(0, p.store.OldestFinal(func(r store.Record) bool {
 			if r.OutputSize > 0 {
 				p.dropOutput(r)
 			}
@@ -78,19 +81,28 @@ func (p *Pool) sweep(now time.Time) {
 // dropOutput removes a final job's output to make room, and says so in
 // its record.
 func (p *Pool) dropOutput(r store.Record) {
-	if err := removeFile(p.outputPath(r.ID)); err != nil {
-		p.sweepProblem(err)
+	err := os.Remove(p.outputPath(r.ID))
+	switch {
+	case err == nil:
+		p.budget.give(r.OutputSize)
+	case !errors.Is(err, fs.ErrNotExist):
+		p.report(r.ID, err)
 		return
 	}
-	p.budget.give(r.OutputSize)
 	r.OutputSize = 0
 	r.OutputTruncated = true
 	r.OutputError = "removed to keep the data directory under its --max-data-size"
-	p.sweepProblem(p.store.Put(r))
+	p.report(r.ID, p.store.Put(r))
 }
 
-func (p *Pool) sweepProblem(err error) {
-	if err != nil && p.cfg.OnError != nil {
-		p.cfg.OnError(0, err)
+// removeByID removes final job id for retention; the caller holds
+// sweepMu.
+func (p *Pool) removeByID(id int64) {
+	s, err := p.recorded(id)
+	if err == nil {
+		err = p.remove(s)
+	}
+	if !errors.Is(err, ErrNotFound) {
+		p.report(id, err)
 	}
 }

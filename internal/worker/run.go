@@ -53,7 +53,7 @@ type launch struct {
 
 // prepare does everything for j that comes before its process exists: it
 // takes the executable and the spool file from the job and makes the output
-// pipe. A per-job working directory will be made here too. If the job must
+// pipe and its working directory. If the job must
 // not run, because Stop came first or something failed, prepare returns how
 // it ended instead, and owns nothing.
 func (p *Pool) prepare(j *job) (*launch, *ending) {

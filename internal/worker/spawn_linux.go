@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
@@ -172,18 +171,4 @@ func bootTime() (time.Time, error) {
 		}
 	}
 	return time.Time{}, errors.New("no btime in /proc/stat")
-}
-
-// killGroup sends SIGKILL to the process group led by pid, and reports
-// whether there was one.
-func killGroup(pid int) bool {
-	return syscall.Kill(-pid, syscall.SIGKILL) == nil
-}
-
-// removeFile removes path; one already gone is not an error.
-func removeFile(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
 }
