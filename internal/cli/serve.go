@@ -57,6 +57,7 @@ EXAMPLES:
 			&ucli.StringFlag{Name: "cgroup-parent", Value: "rw", EnvVars: []string{"RW_CGROUP_PARENT"}, Usage: "name of the cgroup, under the server's own, that holds the job cgroups"},
 			&ucli.StringSliceFlag{Name: "job-io-devices", EnvVars: []string{"RW_JOB_IO_DEVICES"}, Usage: "block devices IO limits throttle, as MAJ:MIN or a name like vda (default: every non-virtual disk)"},
 			&ucli.StringFlag{Name: "log-format", EnvVars: []string{"RW_LOG_FORMAT"}, Usage: "json or console (default: console when stderr is a terminal, else json)"},
+			&ucli.BoolFlag{Name: "print-config", Usage: "print the effective configuration, each value with where it came from (default, env, flag), and exit"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"RW_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 		}, serverLimitFlags()...),
 		Action: serve,
@@ -66,6 +67,9 @@ EXAMPLES:
 func serve(c *ucli.Context) error {
 	if c.Args().Present() {
 		return usagef("serve takes no arguments, got %q", c.Args().First())
+	}
+	if c.Bool("print-config") {
+		return printConfig(c)
 	}
 	cfg, err := serveConfig(c)
 	if err != nil {

@@ -158,7 +158,15 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	defer close(done)
 	watcher.Go(func() { watchSignals(cfg.Signals, done, endServe, pool, log) })
 
+	// Ready: the listener accepts, the pool runs. Serve only adds the
+	// handshakes, so systemd may start what depends on rw now.
+	if err := notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
+		log.Warn().Err(err).Msg("notify")
+	}
 	serveErr := srv.Serve(serveCtx, ln, cfg.TLS)
+	if err := notify("STOPPING=1\nSTATUS=stopping jobs"); err != nil {
+		log.Warn().Err(err).Msg("notify")
+	}
 	log.Info().Msg("shutting down: stopping jobs")
 	// The pool's own stop timeout bounds the shutdown; a second signal
 	// cuts it short.

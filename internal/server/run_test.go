@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +116,38 @@ func waitOutput(t *testing.T, s *testenv.Server, job int64, want string) {
 	got := make([]byte, len(want))
 	if _, err := io.ReadFull(out, got); err != nil || string(got) != want {
 		t.Fatalf("output of job %d: %q, %v; want %q", job, got, err, want)
+	}
+}
+
+// TestRunNotifiesSystemd plays systemd's part: a unixgram socket named by
+// NOTIFY_SOCKET receives READY=1 once the server listens and STOPPING=1
+// when it shuts down, as a Type=notify unit expects.
+func TestRunNotifiesSystemd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notify")
+	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	t.Setenv("NOTIFY_SOCKET", path)
+	read := func() string {
+		t.Helper()
+		sock.SetReadDeadline(time.Now().Add(30 * time.Second))
+		buf := make([]byte, 4096)
+		n, err := sock.Read(buf)
+		if err != nil {
+			t.Fatalf("read the notify socket: %v", err)
+		}
+		return string(buf[:n])
+	}
+	s := testenv.Serve(t, worker.Config{})
+	if got := read(); !strings.HasPrefix(got, "READY=1\n") || !strings.Contains(got, s.Addr) {
+		t.Errorf("first notification %q, want READY=1 and the address", got)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); !strings.HasPrefix(got, "STOPPING=1\n") {
+		t.Errorf("second notification %q, want STOPPING=1", got)
 	}
 }
