@@ -26,15 +26,18 @@ const (
 	RoleAdmin Role = "admin"
 	// RoleUser may start jobs and see and stop its own.
 	RoleUser Role = "user"
+	// RoleMonitor may read the server's metrics and health, and nothing
+	// else: for scrapers such as Prometheus.
+	RoleMonitor Role = "monitor"
 )
 
 // ParseRole returns the Role named s.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(s); r {
-	case RoleAdmin, RoleUser:
+	case RoleAdmin, RoleUser, RoleMonitor:
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q: the roles are %q and %q", s, RoleAdmin, RoleUser)
+	return "", fmt.Errorf("unknown role %q: the roles are %q, %q and %q", s, RoleAdmin, RoleUser, RoleMonitor)
 }
 
 // Identity is who a client is: its user name and role.

@@ -21,6 +21,10 @@ const (
 	PathLogs  = "/logs"
 	// PathRemove removes a final job: its record and its output.
 	PathRemove = "/remove"
+	// PathMetrics serves Prometheus metrics; PathHealth the server's
+	// health (a Health).
+	PathMetrics = "/metrics"
+	PathHealth  = "/healthz"
 )
 
 // HeaderStopTimeout is sent with every authenticated answer: the server's
@@ -221,6 +225,21 @@ type Job struct {
 // JobList is the body of GET /query without an id.
 type JobList struct {
 	Jobs []Job `json:"jobs"`
+}
+
+// Health is the body of GET /healthz.
+type Health struct {
+	// Status is "ok", "shutting_down", or "unavailable" when the server
+	// cannot record jobs (Error says why).
+	Status  string `json:"status"`
+	Error   string `json:"error,omitempty"`
+	Version string `json:"version"`
+	// Uptime is how long the server has run, as a Go duration.
+	Uptime string `json:"uptime"`
+	Jobs   struct {
+		Running int `json:"running"`
+		Queued  int `json:"queued"`
+	} `json:"jobs"`
 }
 
 // Error is the body of every error response.

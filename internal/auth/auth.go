@@ -71,6 +71,10 @@ const (
 	ActionLogs  Action = "logs"
 	// ActionRemove removes a final job's record and output.
 	ActionRemove Action = "remove"
+	// ActionMetrics reads the server's metrics; ActionHealth its health.
+	// Neither concerns a job.
+	ActionMetrics Action = "metrics"
+	ActionHealth  Action = "health"
 )
 
 // Decision is the answer to "may this identity do this".
@@ -100,12 +104,32 @@ func (d Decision) String() string {
 // concerned, empty for ActionStart. Anything the table does not name is
 // denied, including every action of a role this version does not know.
 //
+//	role     start   query/stop/logs/remove own job   another's job   metrics   health
+//	admin    allow   allow                            allow           allow     allow
+//	user     allow   allow                            hide            deny      allow
+//	monitor  deny    deny                             deny            allow     allow
+//	other    deny    deny                             deny            deny      deny
+//
+// (the rows below are the job actions alone)
+//
 //	role   start   query/stop/logs/remove own job   another's job
 //	admin  allow   allow                     allow
 //	user   allow   allow                     hide
 //	other  deny    deny                      deny
 func Decide(id pki.Identity, action Action, owner string) Decision {
 	switch action {
+	case ActionHealth:
+		// Any identity the server knows may ask whether it is up.
+		switch id.Role {
+		case pki.RoleAdmin, pki.RoleUser, pki.RoleMonitor:
+			return Allow
+		}
+		return Deny
+	case ActionMetrics:
+		if id.Role == pki.RoleAdmin || id.Role == pki.RoleMonitor {
+			return Allow
+		}
+		return Deny
 	case ActionStart, ActionQuery, ActionStop, ActionLogs, ActionRemove:
 	default:
 		return Deny

@@ -57,6 +57,7 @@ EXAMPLES:
 			&ucli.StringFlag{Name: "cgroup-parent", Value: "rw", EnvVars: []string{"RW_CGROUP_PARENT"}, Usage: "name of the cgroup, under the server's own, that holds the job cgroups"},
 			&ucli.StringSliceFlag{Name: "job-io-devices", EnvVars: []string{"RW_JOB_IO_DEVICES"}, Usage: "block devices IO limits throttle, as MAJ:MIN or a name like vda (default: every non-virtual disk)"},
 			&ucli.StringFlag{Name: "log-format", EnvVars: []string{"RW_LOG_FORMAT"}, Usage: "json or console (default: console when stderr is a terminal, else json)"},
+			&ucli.StringFlag{Name: "metrics-addr", EnvVars: []string{"RW_METRICS_ADDR"}, Usage: "also serve /metrics and /healthz, without authentication, over plain HTTP at this address (keep it on loopback), e.g. 127.0.0.1:9464"},
 			&ucli.BoolFlag{Name: "print-config", Usage: "print the effective configuration, each value with where it came from (default, env, flag), and exit"},
 			&ucli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"RW_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 		}, serverLimitFlags()...),
@@ -155,13 +156,15 @@ func serveConfig(c *ucli.Context) (server.RunConfig, error) {
 	}
 	warnPermissions(logger, dir, pool.JobsDir, pool.RunAs)
 	return server.RunConfig{
-		Addr:     c.String("addr"),
-		TLS:      tlsCfg,
-		TokenKey: tokenKey,
-		Pool:     pool,
-		Cgroups:  policy,
-		Cgroup:   cgroup.Config{Parent: c.String("cgroup-parent"), IODevices: c.StringSlice("job-io-devices")},
-		Log:      logger,
+		Addr:        c.String("addr"),
+		TLS:         tlsCfg,
+		TokenKey:    tokenKey,
+		Pool:        pool,
+		Cgroups:     policy,
+		MetricsAddr: c.String("metrics-addr"),
+		Version:     versionString(),
+		Cgroup:      cgroup.Config{Parent: c.String("cgroup-parent"), IODevices: c.StringSlice("job-io-devices")},
+		Log:         logger,
 	}, nil
 }
 

@@ -44,6 +44,8 @@ func (p *fakePool) Stop(_ context.Context, id int64) (worker.Snapshot, error) {
 	return p.snap(id)
 }
 func (p *fakePool) Query(id int64) (worker.Snapshot, error) { return p.snap(id) }
+func (p *fakePool) Stats() worker.Stats { return worker.Stats{Running: 2} }
+func (p *fakePool) Writable() error     { return nil }
 func (p *fakePool) Remove(id int64) error {
 	p.removed = append(p.removed, id)
 	return nil
@@ -66,7 +68,7 @@ func (p *fakePool) Follow(context.Context, int64, int64, bool) (io.ReadCloser, e
 // through the real handler, with a fake pool.
 func TestPermissionTable(t *testing.T) {
 	f := testenv.NewPKI(t)
-	ids := map[string]testenv.Identity{"admin": f.IDs["alice"], "user": f.IDs["bob"], "unknown role": f.IDs["carol"]}
+	ids := map[string]testenv.Identity{"admin": f.IDs["alice"], "user": f.IDs["bob"], "monitor": f.Issue(t, "prom", "monitor"), "unknown role": f.IDs["carol"]}
 	endpoints := []struct {
 		name         string
 		method, path string
@@ -85,13 +87,17 @@ func TestPermissionTable(t *testing.T) {
 		{"stop a missing job", "POST", "/stop", `{"id": 3}`, 3},
 		{"remove alice's job", "POST", "/remove", `{"id": 1}`, 1},
 		{"remove bob's job", "POST", "/remove", `{"id": 2}`, 2},
+		{"metrics", "GET", "/metrics", "", 0},
+		{"health", "GET", "/healthz", "", 0},
 	}
 	// want[role][endpoint]: alice is the admin, bob the user.
 	want := map[string][]int{
-		"admin": {200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 200, 200},
-		"user":  {200, 200, 404, 200, 404, 200, 404, 200, 404, 404, 404, 200},
+		"admin": {200, 200, 200, 200, 200, 200, 200, 200, 404, 404, 200, 200, 200, 200},
+		"user":  {200, 200, 404, 200, 404, 200, 404, 200, 404, 404, 404, 200, 403, 200},
+		// A scraper reads metrics and health, and nothing else.
+		"monitor": {403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200},
 		// Refused before any lookup: a denied role cannot probe for ids.
-		"unknown role": {403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403},
+		"unknown role": {403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403},
 	}
 	for role, id := range ids {
 		for i, ep := range endpoints {

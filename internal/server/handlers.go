@@ -281,11 +281,14 @@ func (s *Server) stream(w http.ResponseWriter, out io.Reader) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
+	s.metrics.streams.Inc()
+	defer s.metrics.streams.Dec()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := out.Read(buf)
 		if n > 0 {
 			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+			s.metrics.streamedBytes.Add(float64(n))
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return
 			}

@@ -36,6 +36,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Dur("duration", time.Since(start)).
 			Int64("bytes", rec.bytes).
 			Msg("request")
+		endpoint := "other"
+		if _, ok := s.routes[r.URL.Path]; ok {
+			endpoint = r.URL.Path
+		}
+		s.metrics.observeRequest(endpoint, rec.status(), time.Since(start))
 	}()
 	// A bound on writing the response; the log stream replaces it with one
 	// per write.
@@ -43,6 +48,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if err := s.authenticate(r, c); err != nil {
 		s.log.Warn().Str("rid", c.id).Str("peer", r.RemoteAddr).Str("cert_cn", peerName(r)).Err(err).Msg("authentication failed")
+		s.metrics.authFailures.WithLabelValues(authReason(err)).Inc()
 		writeUnauthenticated(rec, err)
 		return
 	}

@@ -25,6 +25,16 @@ func mayAct(c *caller, action auth.Action) error {
 	return nil
 }
 
+// mayDo reports whether the caller may do an action that concerns no job
+// (read metrics, ask for health).
+func mayDo(c *caller, action auth.Action) error {
+	if auth.Decide(c.identity, action, "") != auth.Allow {
+		return &apiError{http.StatusForbidden, api.CodeForbidden,
+			fmt.Sprintf("role %q may not read the server's %s", c.identity.Role, action)}
+	}
+	return nil
+}
+
 // maySee reports whether a job of owner belongs in the caller's list.
 func maySee(c *caller, owner string) bool {
 	return auth.Decide(c.identity, auth.ActionQuery, owner) == auth.Allow

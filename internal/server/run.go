@@ -6,7 +6,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -59,6 +61,11 @@ type RunConfig struct {
 	// transition.
 	Pool worker.Config
 	Log  zerolog.Logger
+	// MetricsAddr, if set, is a second, plain-HTTP listener for local
+	// scrapers: /metrics and /healthz only, without authentication.
+	MetricsAddr string
+	// Version is what /healthz reports.
+	Version string
 	// WriteTimeout bounds writing a whole response other than a log
 	// stream; the grace period plus 30 seconds if zero.
 	WriteTimeout time.Duration
@@ -95,8 +102,16 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		return fmt.Errorf("%w on %s: %w", ErrListen, cfg.Addr, err)
 	}
 	defer ln.Close()
+	// The metrics read the pool, which reports to them: the pool is set
+	// once it exists, before any job can start.
+	var pool *worker.Pool
+	metrics := NewMetrics(func() worker.Stats { return pool.Stats() })
 	if cfg.Pool.OnChange == nil {
-		cfg.Pool.OnChange = logTransition(log)
+		logJob := logTransition(log)
+		cfg.Pool.OnChange = func(s worker.Snapshot) {
+			logJob(s)
+			metrics.ObserveJob(s)
+		}
 	}
 	if cfg.Pool.OnError == nil {
 		cfg.Pool.OnError = func(id int64, err error) { log.Warn().Int64("job", id).Err(err).Msg("job") }
@@ -116,7 +131,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		}()
 	}
 	cfg.Pool.Cgroups = cgroups
-	pool, err := worker.New(cfg.Pool)
+	pool, err = worker.New(cfg.Pool)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrPool, err)
 	}
@@ -124,7 +139,17 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		log.Warn().Int("jobs", r.Jobs).Int("killed", r.Killed).
 			Msg("recovered the jobs the last server left queued or running: they ended failed, reason server-restarted")
 	}
-	srv := New(Config{Pool: PoolOf(pool), TokenKey: cfg.TokenKey, Log: log, StopTimeout: cfg.Pool.StopTimeout, WriteTimeout: cfg.WriteTimeout})
+	srv := New(Config{Pool: PoolOf(pool), TokenKey: cfg.TokenKey, Log: log, StopTimeout: cfg.Pool.StopTimeout,
+		WriteTimeout: cfg.WriteTimeout, Metrics: metrics, Version: cfg.Version})
+	if cfg.MetricsAddr != "" {
+		stopLocal, err := serveLocal(cfg.MetricsAddr, srv.LocalHandler(), log)
+		if err != nil {
+			pool.Shutdown(context.Background())
+			return fmt.Errorf("%w: --metrics-addr: %w", ErrListen, err)
+		}
+		// Closed last: health says shutting_down while the jobs stop.
+		defer stopLocal()
+	}
 	runAs := "the server's own user"
 	if cfg.Pool.RunAs == nil {
 		log.Warn().Msg("jobs run as this server's own user: they can read its keys, its job store and every job's output; run rw serve as root to run them as --run-as")
@@ -164,6 +189,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		log.Warn().Err(err).Msg("notify")
 	}
 	serveErr := srv.Serve(serveCtx, ln, cfg.TLS)
+	srv.stopping.Store(true)
 	if err := notify("STOPPING=1\nSTATUS=stopping jobs"); err != nil {
 		log.Warn().Err(err).Msg("notify")
 	}
@@ -227,6 +253,33 @@ func openCgroups(policy CgroupPolicy, cfg cgroup.Config, log zerolog.Logger) (*c
 		log.Warn().Int("killed", killed).Int("removed", removed).Msg("cleaned up the job cgroups an earlier server left: its processes are gone")
 	}
 	return m, nil
+}
+
+// serveLocal serves h on a plain-HTTP listener at addr until the returned
+// func is called, which shuts it down and waits for it.
+func serveLocal(addr string, h http.Handler, log zerolog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
+		ErrorLog: stdlog.New(errorLogWriter{log}, "", 0)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics listener")
+		}
+	}()
+	log.Info().Str("metrics_addr", ln.Addr().String()).Msg("serving /metrics and /healthz without authentication")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := hs.Shutdown(ctx); err != nil {
+			hs.Close()
+		}
+		<-done
+	}, nil
 }
 
 // watchSignals ends serving on the first signal and kills the pool's jobs

@@ -11,6 +11,7 @@ import (
 	"crypto/ecdsa"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,6 +29,8 @@ type Pool interface {
 	Tail(id int64, n int64) ([]byte, bool, error)
 	Follow(ctx context.Context, id, offset int64, follow bool) (io.ReadCloser, error)
 	Remove(id int64) error
+	Stats() worker.Stats
+	Writable() error
 }
 
 // PoolOf adapts a worker.Pool to Pool.
@@ -51,6 +54,11 @@ type Config struct {
 	// WriteTimeout bounds writing a whole response other than a log
 	// stream; StopTimeout plus 30 seconds if zero.
 	WriteTimeout time.Duration
+	// Metrics are served on GET /metrics; new ones, reading Pool.Stats, if
+	// nil.
+	Metrics *Metrics
+	// Version is what GET /healthz says the server runs.
+	Version string
 }
 
 // Server is the rw API as an http.Handler.
@@ -63,6 +71,12 @@ type Server struct {
 	writeTimeout time.Duration
 	// stopTimeout is the pool's grace period, announced to clients.
 	stopTimeout time.Duration
+	metrics     *Metrics
+	version     string
+	started     time.Time
+	// stopping is set once the server no longer accepts requests, so that
+	// health checks say so while the jobs are stopped.
+	stopping atomic.Bool
 }
 
 // route is one endpoint: its method and handler.
@@ -92,16 +106,24 @@ func New(cfg Config) *Server {
 		log:          cfg.Log,
 		writeTimeout: cfg.WriteTimeout,
 		stopTimeout:  stopTimeout,
+		metrics:      cfg.Metrics,
+		version:      cfg.Version,
+		started:      time.Now(),
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(cfg.Pool.Stats)
 	}
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = stopTimeout + 30*time.Second
 	}
 	s.routes = map[string]route{
-		api.PathStart:  {http.MethodPost, s.handleStart},
-		api.PathStop:   {http.MethodPost, s.handleStop},
-		api.PathQuery:  {http.MethodGet, s.handleQuery},
-		api.PathLogs:   {http.MethodGet, s.handleLogs},
-		api.PathRemove: {http.MethodPost, s.handleRemove},
+		api.PathStart:   {http.MethodPost, s.handleStart},
+		api.PathStop:    {http.MethodPost, s.handleStop},
+		api.PathQuery:   {http.MethodGet, s.handleQuery},
+		api.PathLogs:    {http.MethodGet, s.handleLogs},
+		api.PathRemove:  {http.MethodPost, s.handleRemove},
+		api.PathMetrics: {http.MethodGet, s.handleMetrics},
+		api.PathHealth:  {http.MethodGet, s.handleHealth},
 	}
 	return s
 }
