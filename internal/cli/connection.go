@@ -211,6 +211,9 @@ func explain(conn *connection, err error) error {
 		return withHint(err, "%s's role (%s) does not allow this", conn.id.user, conn.id.role)
 	case errors.Is(err, client.ErrQueueFull):
 		return withHint(errors.New("the server's job queue is full"), "try again in a moment")
+	case errors.As(err, &apiErr) && apiErr.Status >= 500 && apiErr.RequestID != "":
+		// The server's fault: the request id finds its log line.
+		return fmt.Errorf("%s (request %s)", apiErr.Message, apiErr.RequestID)
 	case errors.As(err, &apiErr):
 		return errors.New(apiErr.Message)
 	}

@@ -172,3 +172,14 @@ func TestClientErrors(t *testing.T) {
 		t.Error("address without port accepted")
 	}
 }
+
+func TestServerErrorsCarryTheRequestID(t *testing.T) {
+	e := &Error{Status: 503, Message: "the server cannot record jobs", RequestID: "8f3a"}
+	if got, want := e.Error(), "the server cannot record jobs (HTTP 503, request 8f3a)"; got != want {
+		t.Errorf("a server error: %q, want %q", got, want)
+	}
+	e = &Error{Status: 404, Message: "no job 3", RequestID: "8f3a"}
+	if got, want := e.Error(), "no job 3 (HTTP 404)"; got != want {
+		t.Errorf("a caller's error: %q, want %q", got, want)
+	}
+}

@@ -54,9 +54,16 @@ type Error struct {
 	Message string
 	// RetryAfter is the server's Retry-After, if any.
 	RetryAfter time.Duration
+	// RequestID is the server's id of the request (X-Request-Id), which
+	// its log lines carry.
+	RequestID string
 }
 
 func (e *Error) Error() string {
+	if e.Status >= 500 && e.RequestID != "" {
+		// The server's fault: the id lets its operator find the log line.
+		return fmt.Sprintf("%s (HTTP %d, request %s)", e.Message, e.Status, e.RequestID)
+	}
 	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
 }
 
@@ -87,7 +94,7 @@ func (e *Error) Is(target error) bool {
 
 // readError turns a non-200 response into an *Error.
 func readError(resp *http.Response) error {
-	e := &Error{Status: resp.StatusCode}
+	e := &Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
 	var body api.Error
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body); err == nil && body.Error != "" {
 		e.Code, e.Message = body.Code, body.Error

@@ -44,8 +44,8 @@ func (p *fakePool) Stop(_ context.Context, id int64) (worker.Snapshot, error) {
 	return p.snap(id)
 }
 func (p *fakePool) Query(id int64) (worker.Snapshot, error) { return p.snap(id) }
-func (p *fakePool) Stats() worker.Stats { return worker.Stats{Running: 2} }
-func (p *fakePool) Writable() error     { return nil }
+func (p *fakePool) Stats() worker.Stats                     { return worker.Stats{Running: 2} }
+func (p *fakePool) Writable() error                         { return nil }
 func (p *fakePool) Remove(id int64) error {
 	p.removed = append(p.removed, id)
 	return nil

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -26,6 +27,7 @@ type Metrics struct {
 	requests        *prometheus.CounterVec
 	requestDuration *prometheus.HistogramVec
 	streams         prometheus.Gauge
+	connections     prometheus.Gauge
 	streamedBytes   prometheus.Counter
 	authFailures    *prometheus.CounterVec
 }
@@ -52,13 +54,15 @@ func NewMetrics(stats func() worker.Stats) *Metrics {
 			Buckets: prometheus.DefBuckets}, []string{"endpoint"}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "rw_log_streams", Help: "GET /logs answers being streamed now."}),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rw_connections", Help: "Open connections to the API."}),
 		streamedBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rw_output_streamed_bytes_total", Help: "Job output sent through GET /logs."}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rw_auth_failures_total", Help: "Requests refused authentication, by the check that failed."}, []string{"reason"}),
 	}
 	m.reg.MustRegister(m.jobStarts, m.jobEnds, m.startLatency, m.runTime, m.requests, m.requestDuration,
-		m.streams, m.streamedBytes, m.authFailures,
+		m.streams, m.connections, m.streamedBytes, m.authFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gauge := func(name, help string, labels prometheus.Labels, f func(worker.Stats) float64) {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels},
@@ -99,6 +103,17 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) observeRequest(endpoint string, code int, took time.Duration) {
 	m.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
 	m.requestDuration.WithLabelValues(endpoint).Observe(took.Seconds())
+}
+
+// connState counts the API's open connections, as http.Server reports
+// their changes.
+func (m *Metrics) connState(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		m.connections.Inc()
+	case http.StateClosed, http.StateHijacked:
+		m.connections.Dec()
+	}
 }
 
 // authReason names the check a refused request failed, in one word.

@@ -114,6 +114,11 @@ func TestMetricsAndHealth(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
+	// Each call of the test keeps its connection open: at least the
+	// monitor's own is.
+	if got := metricValue(families, "rw_connections", nil); got < 1 {
+		t.Errorf("rw_connections = %v, want the open ones, at least 1", got)
+	}
 	if metricValue(families, "rw_store_bytes", nil) <= 0 || metricValue(families, "go_goroutines", nil) <= 0 || metricValue(families, "process_resident_memory_bytes", nil) <= 0 {
 		t.Errorf("the store, Go and process metrics are missing")
 	}

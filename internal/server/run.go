@@ -313,6 +313,15 @@ func logTransition(log zerolog.Logger) func(worker.Snapshot) {
 		if s.Error != "" {
 			e = e.Str("error", s.Error)
 		}
+		if s.Status.Final() && !s.StartedAt.IsZero() {
+			e = e.Dur("duration", s.EndedAt.Sub(s.StartedAt))
+		}
+		if u := s.Usage; u.CPUSeconds != nil {
+			e = e.Float64("cpu_seconds", *u.CPUSeconds)
+		}
+		if u := s.Usage; u.MemoryPeakBytes != nil {
+			e = e.Int64("memory_peak_bytes", *u.MemoryPeakBytes)
+		}
 		e.Msg("job")
 	}
 }

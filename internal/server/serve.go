@@ -38,6 +38,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config)
 		// per-request deadlines exact and streaming plain.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ErrorLog:     log.New(errorLogWriter{s.log}, "", 0),
+		ConnState:    s.metrics.connState,
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.ServeTLS(ln, "", "") }()
