@@ -73,6 +73,9 @@ func NewMetrics(stats func() worker.Stats) *Metrics {
 	gauge("rw_queue_capacity", "Jobs that may wait for a worker.", nil, func(s worker.Stats) float64 { return float64(s.QueueSize) })
 	gauge("rw_workers", "Jobs that run at once.", nil, func(s worker.Stats) float64 { return float64(s.Workers) })
 	gauge("rw_output_bytes", "Job output kept in the data directory.", nil, func(s worker.Stats) float64 { return float64(s.OutputBytes) })
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rw_output_written_bytes_total", Help: "Job output written to the data directory since the server started."},
+		func() float64 { return float64(stats().OutputWritten) }))
 	gauge("rw_store_bytes", "Size of the job store's file.", nil, func(s worker.Stats) float64 { return float64(s.StoreBytes) })
 	return m
 }

@@ -109,6 +109,8 @@ func TestMetricsAndHealth(t *testing.T) {
 		{"rw_http_requests_total", map[string]string{"endpoint": "/start", "code": "200"}, 3},
 		{"rw_http_requests_total", map[string]string{"endpoint": "/metrics", "code": "403"}, 1},
 		{"rw_auth_failures_total", map[string]string{"reason": "no_token"}, 1},
+		// "3\n" from add.exe, "failing\n" from exit3.sh, "ready\n" from sleep.sh.
+		{"rw_output_written_bytes_total", nil, 2 + 8 + 6},
 	} {
 		if got := metricValue(families, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)

@@ -103,7 +103,9 @@ func (o *output) copyFrom(r io.Reader, f *os.File) {
 				keep = fits
 			}
 			if keep > 0 {
-				if _, werr := f.Write(buf[:keep]); werr != nil {
+				if _, werr := f.Write(buf[:keep]); werr == nil && o.budget != nil {
+					o.budget.written.Add(keep)
+				} else if werr != nil {
 					// A full disk must not stall the job: drop the rest,
 					// which grow below records as truncation.
 					o.budget.give(keep)

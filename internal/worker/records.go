@@ -169,8 +169,9 @@ func (p *Pool) remove(s Snapshot) error {
 
 // diskBudget counts the bytes of output on disk against MaxDataSize.
 type diskBudget struct {
-	max  int64 // 0: no bound
-	used atomic.Int64
+	max     int64 // 0: no bound
+	used    atomic.Int64
+	written atomic.Int64 // every byte of output kept since the pool started
 }
 
 // take accounts for up to n more bytes and returns how many fit under the

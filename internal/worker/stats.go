@@ -12,8 +12,10 @@ type Stats struct {
 	Queued, Running int
 	// QueueSize and Workers are the pool's capacity.
 	QueueSize, Workers int
-	// OutputBytes is the output kept in the data directory.
-	OutputBytes int64
+	// OutputBytes is the output kept in the data directory, and
+	// OutputWritten all the output written since the pool started.
+	OutputBytes   int64
+	OutputWritten int64
 	// StoreBytes is the size of the job store's file; 0 if it cannot be
 	// read.
 	StoreBytes int64
@@ -33,6 +35,7 @@ func (p *Pool) Stats() Stats {
 	}
 	p.mu.Unlock()
 	s.OutputBytes = p.budget.used.Load()
+	s.OutputWritten = p.budget.written.Load()
 	s.StoreBytes, _ = p.store.Size()
 	return s
 }
