@@ -90,9 +90,16 @@ func IssueToken(key *ecdsa.PrivateKey, cert *x509.Certificate, now time.Time, li
 // another algorithm, which rules out "alg: none" and HMAC tokens signed
 // with the public key as the secret.
 func VerifyToken(raw string, pub *ecdsa.PublicKey, cert *x509.Certificate, now time.Time) (Identity, error) {
+	id, _, err := VerifyTokenExpiry(raw, pub, cert, now)
+	return id, err
+}
+
+// VerifyTokenExpiry is VerifyToken that also returns when the token
+// expires, for a caller that keeps verified tokens until then.
+func VerifyTokenExpiry(raw string, pub *ecdsa.PublicKey, cert *x509.Certificate, now time.Time) (Identity, time.Time, error) {
 	id, err := ClientIdentity(cert)
 	if err != nil {
-		return Identity{}, err
+		return Identity{}, time.Time{}, err
 	}
 	tok, err := jwt.ParseString(raw,
 		jwt.WithKey(jwa.ES256, pub),
@@ -109,26 +116,26 @@ func VerifyToken(raw string, pub *ecdsa.PublicKey, cert *x509.Certificate, now t
 		jwt.WithRequiredClaim("cnf"),
 	)
 	if err != nil {
-		return Identity{}, classify(err)
+		return Identity{}, time.Time{}, classify(err)
 	}
 	user, _ := tok.PrivateClaims()["user"].(string)
 	if user == "" {
-		return Identity{}, fmt.Errorf("%w: user is not a string", ErrTokenClaims)
+		return Identity{}, time.Time{}, fmt.Errorf("%w: user is not a string", ErrTokenClaims)
 	}
 	if user != id.User {
-		return Identity{}, fmt.Errorf("%w: token for %q, certificate for %q", ErrTokenUser, user, id.User)
+		return Identity{}, time.Time{}, fmt.Errorf("%w: token for %q, certificate for %q", ErrTokenUser, user, id.User)
 	}
 	cnf, _ := tok.PrivateClaims()["cnf"].(map[string]any)
 	x5t, _ := cnf["x5t#S256"].(string)
 	if x5t == "" {
-		return Identity{}, fmt.Errorf("%w: cnf has no x5t#S256", ErrTokenClaims)
+		return Identity{}, time.Time{}, fmt.Errorf("%w: cnf has no x5t#S256", ErrTokenClaims)
 	}
 	// Constant time, as for any secret-derived comparison; the thumbprint
 	// is not secret, but the habit costs nothing.
 	if subtle.ConstantTimeCompare([]byte(x5t), []byte(Thumbprint(cert))) != 1 {
-		return Identity{}, ErrTokenBinding
+		return Identity{}, time.Time{}, ErrTokenBinding
 	}
-	return id, nil
+	return id, tok.Expiration(), nil
 }
 
 // classify maps a jwx error to the sentinel of the check that failed.

@@ -28,14 +28,21 @@ var ErrNoCertificate = errors.New("no verified client certificate")
 // Authenticator turns a client certificate and a bearer token into an
 // identity.
 type Authenticator struct {
-	key *ecdsa.PublicKey
-	now func() time.Time
+	key   *ecdsa.PublicKey
+	now   func() time.Time
+	cache *tokenCache
 }
 
-// NewAuthenticator verifies tokens with the token public key.
+// NewAuthenticator verifies tokens with the token public key, and keeps up
+// to DefaultCacheSize verified ones.
 func NewAuthenticator(key *ecdsa.PublicKey) *Authenticator {
-	return &Authenticator{key: key, now: time.Now}
+	return &Authenticator{key: key, now: time.Now, cache: newTokenCache(DefaultCacheSize)}
 }
+
+// CacheHits and CacheMisses count the tokens served from the cache of
+// verified tokens, and those verified in full.
+func (a *Authenticator) CacheHits() int64   { return a.cache.hits.Load() }
+func (a *Authenticator) CacheMisses() int64 { return a.cache.misses.Load() }
 
 // Identify checks the value of an Authorization header against the verified
 // client certificate. Errors wrap ErrNoToken, ErrNoCertificate or one of
@@ -53,10 +60,16 @@ func (a *Authenticator) Identify(authorization string, cert *x509.Certificate) (
 	if token == "" {
 		return pki.Identity{}, ErrNoToken
 	}
-	id, err := pki.VerifyToken(token, a.key, cert, a.now())
+	now := a.now()
+	key := cacheKey(token, pki.Thumbprint(cert))
+	if id, ok := a.cache.get(key, now); ok {
+		return id, nil
+	}
+	id, expires, err := pki.VerifyTokenExpiry(token, a.key, cert, now)
 	if err != nil {
 		return pki.Identity{}, fmt.Errorf("token refused: %w", err)
 	}
+	a.cache.put(key, id, expires)
 	return id, nil
 }
 

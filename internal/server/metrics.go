@@ -80,6 +80,16 @@ func NewMetrics(stats func() worker.Stats) *Metrics {
 	return m
 }
 
+// countTokens adds the counts of tokens served from the authenticator's
+// cache of verified tokens, and of those verified in full.
+func (m *Metrics) countTokens(a *auth.Authenticator) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rw_token_verifications_total", Help: "Tokens checked, by where the answer came from.",
+			ConstLabels: prometheus.Labels{"source": "cache"}}, func() float64 { return float64(a.CacheHits()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rw_token_verifications_total", Help: "Tokens checked, by where the answer came from.",
+			ConstLabels: prometheus.Labels{"source": "verified"}}, func() float64 { return float64(a.CacheMisses()) }))
+}
+
 // ObserveJob counts a change of a job's status: a start, a process
 // running, an end with its reason.
 func (m *Metrics) ObserveJob(s worker.Snapshot) {

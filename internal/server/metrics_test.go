@@ -81,6 +81,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	s.Wait(t, s.StartJob(t, alice, "add.exe", "1", "2"))
 	s.Wait(t, s.StartJob(t, bob, "exit3.sh"))
 	stopped := s.StartJob(t, bob, "sleep.sh")
+	waitOutput(t, s, stopped, "ready\n")
 	if r := s.Call(t, bob, "POST", "/stop", fmt.Sprintf(`{"id": %d}`, stopped)); r.Status != 200 {
 		t.Fatalf("stop: %d %s", r.Status, r.Body)
 	}
@@ -105,6 +106,9 @@ func TestMetricsAndHealth(t *testing.T) {
 		{"rw_job_start_seconds", nil, 3},
 		{"rw_job_run_seconds", nil, 3},
 		{"rw_jobs", map[string]string{"status": "running"}, 0},
+		// Three tokens (alice's, bob's, the monitor's), each verified in
+		// full once, from the cache after.
+		{"rw_token_verifications_total", map[string]string{"source": "verified"}, 3},
 		{"rw_queue_capacity", nil, worker.DefaultQueueSize},
 		{"rw_http_requests_total", map[string]string{"endpoint": "/start", "code": "200"}, 3},
 		{"rw_http_requests_total", map[string]string{"endpoint": "/metrics", "code": "403"}, 1},

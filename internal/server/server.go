@@ -113,6 +113,7 @@ func New(cfg Config) *Server {
 	if s.metrics == nil {
 		s.metrics = NewMetrics(cfg.Pool.Stats)
 	}
+	s.metrics.countTokens(s.authn)
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = stopTimeout + 30*time.Second
 	}

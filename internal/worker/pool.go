@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -234,11 +235,21 @@ func (p *Pool) Follow(ctx context.Context, id int64, offset int64, follow bool) 
 }
 
 // Tail returns at most the last n bytes of job id's output so far, and
-// whether earlier bytes were left out.
+// whether earlier bytes were left out. For an ended job it reads the output
+// file alone, not the record: a list of jobs asks for each one's tail, and
+// has their records already. An id with no output has none.
 func (p *Pool) Tail(id int64, n int64) ([]byte, bool, error) {
-	o, err := p.outputOf(id)
-	if err != nil {
-		return nil, false, err
+	o := p.liveOutput(id)
+	if o == nil {
+		var size int64
+		info, err := os.Stat(p.outputPath(id))
+		switch {
+		case err == nil:
+			size = info.Size()
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, false, fmt.Errorf("read output of job %d: %w", id, err)
+		}
+		o = finishedOutput(p.outputPath(id), size, false)
 	}
 	b, cut, err := o.readTail(n)
 	if err != nil {

@@ -139,6 +139,14 @@ func (p *Pool) outputOf(id int64) (*output, error) {
 	return finishedOutput(p.outputPath(id), s.OutputSize, s.OutputTruncated), nil
 }
 
+// liveOutput returns the output of job id if it is live, or nil.
+func (p *Pool) liveOutput(id int64) *output {
+	if j := p.liveJob(id); j != nil {
+		return j.out
+	}
+	return nil
+}
+
 // remove deletes final job s's record, output and working directory. The
 // caller holds sweepMu. Once the record is gone the job is gone: files
 // that cannot be removed are reported, not returned.
