@@ -132,7 +132,8 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 // returns the process exit code. Only main exits. It may be called more than
 // once in a process: each call builds its own app.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := newApp(stdout, stderr).RunContext(ctx, args)
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, reorderArgs(app, args))
 	if err == nil {
 		return exitOK
 	}

@@ -48,6 +48,7 @@ func runAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	hintFlagsAfterPath(c, c.App.ErrWriter)
 	// The requests below have contexts of their own: see the signals.
 	conn, _, cleanup, err := newClient(c)
 	if err != nil {

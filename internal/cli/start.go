@@ -39,6 +39,7 @@ func startAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	hintFlagsAfterPath(c, c.App.ErrWriter)
 	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {
 		return err
