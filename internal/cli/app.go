@@ -97,8 +97,15 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		logsCommand(),
 		runCommand(),
 		versionCommand(),
+		helpCommand(),
+		completionCommand(),
+		manCommand(),
 	}
 	for _, cmd := range commands {
+		// rw help COMMAND is the one help command: without this, urfave/cli
+		// gives every command a help subcommand of its own, which the
+		// completions would offer.
+		cmd.HideHelpCommand = true
 		// A bad flag is a usage error with a one-line hint, not a page of
 		// help on stdout.
 		cmd.OnUsageError = func(c *ucli.Context, err error, _ bool) error {
@@ -106,14 +113,19 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		}
 	}
 	return &ucli.App{
-		Name:            "rw",
-		Usage:           "run jobs on a remote worker over mutual TLS",
-		Version:         versionString(),
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		Commands:        commands,
-		Flags:           connectionFlags(),
+		Name:      "rw",
+		Usage:     "run jobs on a remote worker over mutual TLS",
+		Version:   versionString(),
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Commands:  commands,
+		// urfave/cli adds --help only to an app without a help command.
+		Flags: append(connectionFlags(), ucli.HelpFlag),
+		// rw's own help command takes its place: urfave/cli's would take
+		// a mistyped name for a help topic.
 		HideHelpCommand: true,
+		// The completion scripts ask rw for the words that can come next.
+		EnableBashCompletion: true,
 		// Errors are printed by Run, once, in the rw format.
 		ExitErrHandler: func(*ucli.Context, error) {},
 		OnUsageError: func(_ *ucli.Context, err error, _ bool) error {
@@ -121,7 +133,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		},
 		Action: func(c *ucli.Context) error {
 			if c.Args().Present() {
-				return usagef("unknown command %q", c.Args().First())
+				return unknownCommand(c.App, c.Args().First())
 			}
 			return ucli.ShowAppHelp(c)
 		},

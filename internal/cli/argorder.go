@@ -18,6 +18,10 @@ import (
 // job, even those that look like flags: their flags go before PATH.
 var jobArgsCommands = []string{"start", "run"}
 
+// completionFlag ends the command line of a completion script asking what
+// can come next.
+const completionFlag = "--generate-bash-completion"
+
 // reorderArgs returns args (args[0] is the program name) with the flags of
 // the command moved ahead of its arguments, each with its value. A "--"
 // ends the flags: what follows it stays an argument, after a "--" of its
@@ -26,6 +30,11 @@ var jobArgsCommands = []string{"start", "run"}
 // The commands in jobArgsCommands keep their order: only a help flag
 // before PATH counts.
 func reorderArgs(app *ucli.App, args []string) []string {
+	if args[len(args)-1] == completionFlag {
+		// The shell asks what comes next, and urfave/cli looks for its
+		// flag at the end.
+		return args
+	}
 	i := 1
 	for i < len(args) && isFlag(args[i]) {
 		i += flagWords(app.Flags, args[i:])

@@ -24,9 +24,9 @@ func logsCommand() *ucli.Command {
 EXAMPLES:
    rw logs 7 > out.bin
    rw logs -f 7 | grep -m1 ready`,
-		Flags: append(connectionFlags(),
+		Flags: append([]ucli.Flag{
 			&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "follow the output until the job ends"},
-		),
+		}, connectionFlags()...),
 		Action: logsAction,
 	}
 }

@@ -16,8 +16,9 @@ import (
 
 func lsCommand() *ucli.Command {
 	return &ucli.Command{
-		Name:  "ls",
-		Usage: "list the jobs you may see",
+		Name:    "ls",
+		Aliases: []string{"ps"},
+		Usage:   "list the jobs you may see",
 		UsageText: `rw ls [--json | -l]
 
    One line per job: Id: 1, Status: Finished, Output: 18. The output is the
@@ -28,10 +29,10 @@ EXAMPLES:
    rw ls
    rw ls -l
    rw ls --json | jq '.jobs[] | select(.status == "failed") | .id'`,
-		Flags: append(connectionFlags(),
+		Flags: append([]ucli.Flag{
 			&ucli.BoolFlag{Name: "json", Usage: "print the API's JSON"},
 			&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with owner, command, exit code, times, CPU time and peak memory"},
-		),
+		}, connectionFlags()...),
 		Action: lsAction,
 	}
 }

@@ -35,7 +35,7 @@ EXAMPLES:
    rw run add.exe 8 10
    rw run backup.sh --full && echo done
    rw run --memory 64MiB --pids 32 add.exe 1 2`,
-		Flags:  append(connectionFlags(), requestLimitFlags()...),
+		Flags:  append(requestLimitFlags(), connectionFlags()...),
 		Action: runAction,
 	}
 }
