@@ -12,7 +12,8 @@
 //	0    success
 //	1    a failure reported by the server, the network or the system
 //	2    a usage error (bad arguments or flags)
-//	N    rw run: the job's own exit code (128+S if a signal S killed it)
+//	N    rw run, rw wait, rw logs -f: the job's own exit code (128+S if a
+//	     signal S killed it)
 //	126  rw run: the server accepted the job but could not start it
 //	130  interrupted by Ctrl-C (for rw run, the second one), or rw run's job
 //	     was stopped before it started
@@ -95,6 +96,8 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		rmCommand(),
 		lsCommand(),
 		logsCommand(),
+		waitCommand(),
+		inspectCommand(),
 		runCommand(),
 		versionCommand(),
 		helpCommand(),

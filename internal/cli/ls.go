@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -56,10 +57,7 @@ func lsAction(c *ucli.Context) error {
 	w := c.App.Writer
 	switch {
 	case c.Bool("json"):
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(api.JobList{Jobs: jobs})
+		return writeJSON(w, api.JobList{Jobs: jobs})
 	case c.Bool("long"):
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTATUS\tEXIT\tOWNER\tCREATED\tENDED\tCPU\tMEM PEAK\tCOMMAND\tOUTPUT")
@@ -74,6 +72,15 @@ func lsAction(c *ucli.Context) error {
 		fmt.Fprintln(w, shortLine(j))
 	}
 	return nil
+}
+
+// writeJSON writes v as the API's JSON, indented for people; "<" and ">"
+// stay as they are, since nothing here is HTML.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // shortLine is the one-line format of a job, as rw ls prints it:
