@@ -12,7 +12,8 @@
 //	0    success
 //	1    a failure reported by the server, the network or the system
 //	2    a usage error (bad arguments or flags)
-//	N    rw run: the job's own exit code (128+S if a signal S killed it)
+//	N    rw run, rw wait, rw logs -f: the job's own exit code (128+S if a
+//	     signal S killed it)
 //	126  rw run: the server accepted the job but could not start it
 //	130  interrupted by Ctrl-C (for rw run, the second one), or rw run's job
 //	     was stopped before it started
@@ -95,10 +96,19 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		rmCommand(),
 		lsCommand(),
 		logsCommand(),
+		waitCommand(),
+		inspectCommand(),
 		runCommand(),
 		versionCommand(),
+		helpCommand(),
+		completionCommand(),
+		manCommand(),
 	}
 	for _, cmd := range commands {
+		// rw help COMMAND is the one help command: without this, urfave/cli
+		// gives every command a help subcommand of its own, which the
+		// completions would offer.
+		cmd.HideHelpCommand = true
 		// A bad flag is a usage error with a one-line hint, not a page of
 		// help on stdout.
 		cmd.OnUsageError = func(c *ucli.Context, err error, _ bool) error {
@@ -106,14 +116,19 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		}
 	}
 	return &ucli.App{
-		Name:            "rw",
-		Usage:           "run jobs on a remote worker over mutual TLS",
-		Version:         versionString(),
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		Commands:        commands,
-		Flags:           connectionFlags(),
+		Name:      "rw",
+		Usage:     "run jobs on a remote worker over mutual TLS",
+		Version:   versionString(),
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Commands:  commands,
+		// urfave/cli adds --help only to an app without a help command.
+		Flags: append(connectionFlags(), ucli.HelpFlag),
+		// rw's own help command takes its place: urfave/cli's would take
+		// a mistyped name for a help topic.
 		HideHelpCommand: true,
+		// The completion scripts ask rw for the words that can come next.
+		EnableBashCompletion: true,
 		// Errors are printed by Run, once, in the rw format.
 		ExitErrHandler: func(*ucli.Context, error) {},
 		OnUsageError: func(_ *ucli.Context, err error, _ bool) error {
@@ -121,7 +136,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		},
 		Action: func(c *ucli.Context) error {
 			if c.Args().Present() {
-				return usagef("unknown command %q", c.Args().First())
+				return unknownCommand(c.App, c.Args().First())
 			}
 			return ucli.ShowAppHelp(c)
 		},
@@ -136,7 +151,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// The command line as given, for rw serve --print-config to say which
 	// values came from it.
 	app.Metadata = map[string]any{metaArgs: args}
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, reorderArgs(app, args))
 	if err == nil {
 		return exitOK
 	}

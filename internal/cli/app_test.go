@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,6 +22,9 @@ func TestRunTwice(t *testing.T) {
 		{"bad flag", []string{"rw", "ls", "--bogus"}, exitUsage},
 		{"command help", []string{"rw", "stop", "--help"}, exitOK},
 		{"unknown command", []string{"rw", "frobnicate"}, exitUsage},
+		{"help command", []string{"rw", "help", "logs"}, exitOK},
+		{"completion", []string{"rw", "completion", "fish"}, exitOK},
+		{"manual page", []string{"rw", "man"}, exitOK},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,8 +65,29 @@ func TestHelpOrder(t *testing.T) {
 		}
 		got = append(got, m[1])
 	}
-	want := []string{"gen-certs", "serve", "connect", "start", "stop", "rm", "ls", "logs", "run", "version"}
+	want := []string{"gen-certs", "serve", "connect", "start", "stop", "rm", "ls,", "logs", "wait", "inspect", "run", "version", "help", "completion", "man"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("help lists %v, want %v", got, want)
+	}
+}
+
+func TestNearestCommand(t *testing.T) {
+	tests := []struct{ typed, want string }{
+		{"strat", "start"},
+		{"stpo", "stop"},
+		{"lgos", "logs"},
+		{"sl", "ls"},
+		{"conect", "connect"},
+		{"gencerts", "gen-certs"},
+		{"versoin", "version"},
+		{"frobnicate", ""},
+		{"x", ""},
+		{"stat", "start"},
+	}
+	app := newApp(io.Discard, io.Discard)
+	for _, tc := range tests {
+		if got := nearestCommand(app, tc.typed); got != tc.want {
+			t.Errorf("nearestCommand(%q) = %q, want %q", tc.typed, got, tc.want)
+		}
 	}
 }

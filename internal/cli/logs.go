@@ -3,10 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-
-	"github.com/rw-project/rw/internal/api"
 
 	ucli "github.com/urfave/cli/v2"
 )
@@ -19,14 +16,15 @@ func logsCommand() *ucli.Command {
 
    Writes the job's raw output bytes (stdout and stderr merged, as the job
    wrote them) from the first byte. With -f it follows new output until the
-   job ends; Ctrl-C ends it quietly.
+   job ends, then exits with the job's exit code, as rw wait does (a job
+   that never ran exits 1, saying so); Ctrl-C ends it quietly, exit 130.
 
 EXAMPLES:
    rw logs 7 > out.bin
    rw logs -f 7 | grep -m1 ready`,
-		Flags: append(connectionFlags(),
+		Flags: append([]ucli.Flag{
 			&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "follow the output until the job ends"},
-		),
+		}, connectionFlags()...),
 		Action: logsAction,
 	}
 }
@@ -43,10 +41,17 @@ func logsAction(c *ucli.Context) error {
 	defer cleanup()
 	if c.Bool("follow") {
 		// A followed stream lasts as long as the job: only Ctrl-C ends it.
-		// Without -f the whole answer is bounded by --timeout.
-		ctx = c.Context
+		job, err := followToEnd(c, conn, id, c.App.Writer)
+		if c.Context.Err() != nil {
+			return exitStatus(exitInterrupted)
+		}
+		if err != nil {
+			return err
+		}
+		return jobExitCode(job)
 	}
-	out, err := conn.Logs(ctx, id, c.Bool("follow"))
+	// Without -f the whole answer is bounded by --timeout.
+	out, err := conn.Logs(ctx, id, false)
 	if err != nil {
 		if c.Context.Err() != nil {
 			return nil // Ctrl-C before the first byte
@@ -62,20 +67,6 @@ func logsAction(c *ucli.Context) error {
 			return withHint(err, "the output is larger than --timeout allows; raise it, or use -f")
 		}
 		return explain(conn, err)
-	}
-	if !c.Bool("follow") || c.Context.Err() != nil {
-		return nil
-	}
-	// A follow stream also ends when the server shuts down: say so rather
-	// than let a shortened output pass for the whole.
-	qctx, cancel := conn.bounded(c.Context)
-	defer cancel()
-	job, err := conn.Query(qctx, id)
-	if err != nil {
-		return explain(conn, fmt.Errorf("the output of job %d ended, and its status could not be checked: %w", id, err))
-	}
-	if !api.FinalStatus(job.Status) {
-		return fmt.Errorf("the output of job %d ended while the job is %s: the server may be shutting down", id, job.Status)
 	}
 	return nil
 }

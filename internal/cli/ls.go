@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -12,36 +14,70 @@ import (
 
 	"github.com/rw-project/rw/internal/api"
 	ucli "github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 )
 
 func lsCommand() *ucli.Command {
 	return &ucli.Command{
-		Name:  "ls",
-		Usage: "list the jobs you may see",
-		UsageText: `rw ls [--json | -l]
+		Name:    "ls",
+		Aliases: []string{"ps"},
+		Usage:   "list the jobs you may see",
+		UsageText: `rw ls [-s STATUS,...] [--json | -l | -q]
 
-   One line per job: Id: 1, Status: Finished, Output: 18. The output is the
-   end of the job's output on one line (newlines and control bytes escaped,
-   long output shortened with ...), Null when there is none yet.
+   Every job you may see, whatever its status, one line each:
+   Id: 1, Status: Finished, Output: 18. The output is the end of the job's
+   output on one line (newlines and control bytes escaped, long output
+   shortened with ...), Null when there is none yet. -s keeps the jobs in
+   the statuses named: starting (or queued: waiting for a worker), running,
+   finished, failed, stopped. With no jobs, prints nothing on stdout, and
+   'no jobs' on stderr when stdout is a terminal.
 
 EXAMPLES:
    rw ls
-   rw ls -l
+   rw ls -l -s running,starting
+   rw ls -q -s finished,failed,stopped | xargs rw rm
    rw ls --json | jq '.jobs[] | select(.status == "failed") | .id'`,
-		Flags: append(connectionFlags(),
+		Flags: append([]ucli.Flag{
+			&ucli.StringSliceFlag{Name: "status", Aliases: []string{"s"}, Usage: "only jobs in these statuses, comma-separated or repeated"},
 			&ucli.BoolFlag{Name: "json", Usage: "print the API's JSON"},
-			&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with owner, command, exit code, times, CPU time and peak memory"},
-		),
+			&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with exit code, reason, owner, age, duration, CPU time, peak memory and command"},
+			&ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print the ids alone"},
+		}, connectionFlags()...),
 		Action: lsAction,
 	}
+}
+
+// statusNames are the statuses -s takes: the API's, and "queued" for the
+// jobs waiting for a worker, which the API calls starting.
+var statusNames = map[string]string{
+	api.StatusStarting: api.StatusStarting,
+	"queued":           api.StatusStarting,
+	api.StatusRunning:  api.StatusRunning,
+	api.StatusFinished: api.StatusFinished,
+	api.StatusFailed:   api.StatusFailed,
+	api.StatusStopped:  api.StatusStopped,
 }
 
 func lsAction(c *ucli.Context) error {
 	if c.Args().Present() {
 		return usagef("ls takes no arguments; use 'rw logs ID' for one job's output")
 	}
-	if c.Bool("json") && c.Bool("long") {
-		return usagef("--json and -l do not go together")
+	formats := 0
+	for _, f := range []string{"json", "long", "quiet"} {
+		if c.Bool(f) {
+			formats++
+		}
+	}
+	if formats > 1 {
+		return usagef("--json, -l and -q do not go together: choose one")
+	}
+	want := map[string]bool{}
+	for _, name := range c.StringSlice("status") {
+		status, ok := statusNames[strings.ToLower(strings.TrimSpace(name))]
+		if !ok {
+			return usagef("-s: %q is not a status: use starting (or queued), running, finished, failed or stopped", name)
+		}
+		want[status] = true
 	}
 	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {
@@ -52,20 +88,34 @@ func lsAction(c *ucli.Context) error {
 	if err != nil {
 		return explain(conn, err)
 	}
+	if len(want) > 0 {
+		// The API has no filter yet: the server sends every job.
+		jobs = slices.DeleteFunc(jobs, func(j api.Job) bool { return !want[j.Status] })
+	}
 	w := c.App.Writer
+	if len(jobs) == 0 && !c.Bool("json") && isTerminal(w) {
+		// Nothing on stdout, so that scripts see an empty list.
+		fmt.Fprintln(c.App.ErrWriter, "no jobs")
+	}
 	switch {
 	case c.Bool("json"):
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(api.JobList{Jobs: jobs})
+		return writeJSON(w, api.JobList{Jobs: jobs})
+	case c.Bool("quiet"):
+		for _, j := range jobs {
+			fmt.Fprintln(w, j.ID)
+		}
+		return nil
 	case c.Bool("long"):
+		if len(jobs) == 0 {
+			return nil
+		}
+		now := time.Now()
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSTATUS\tEXIT\tOWNER\tCREATED\tENDED\tCPU\tMEM PEAK\tCOMMAND\tOUTPUT")
+		fmt.Fprintln(tw, "ID\tSTATUS\tEXIT\tREASON\tOWNER\tCREATED\tDURATION\tCPU\tMEM PEAK\tCOMMAND\tOUTPUT")
 		for _, j := range jobs {
 			cpu, mem := usageText(j.Usage)
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, exitText(j.ExitCode), j.Owner,
-				timeText(&j.CreatedAt), timeText(j.EndedAt), cpu, mem, commandText(j), outputText(j.Output, j.OutputTruncated, 40))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, exitText(j.ExitCode), orDefault(j.Reason, "-"),
+				j.Owner, agoText(j.CreatedAt, now), runTimeText(j, now), cpu, mem, commandText(j), outputText(j.Output, j.OutputTruncated, 40))
 		}
 		return tw.Flush()
 	}
@@ -73,6 +123,25 @@ func lsAction(c *ucli.Context) error {
 		fmt.Fprintln(w, shortLine(j))
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a terminal, where a person reads.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// writeJSON writes v as the API's JSON, indented for people; "<" and ">"
+// stay as they are, since nothing here is HTML.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // shortLine is the one-line format of a job, as rw ls prints it:
@@ -185,11 +254,47 @@ func exitText(code *int) string {
 	return fmt.Sprint(*code)
 }
 
-func timeText(t *time.Time) string {
-	if t == nil {
+// agoText says how long before now t was, as people say it: "2 minutes
+// ago", in the largest unit that is at least 1.
+func agoText(t, now time.Time) string {
+	d := now.Sub(t)
+	for _, u := range []struct {
+		name string
+		size time.Duration
+	}{{"day", 24 * time.Hour}, {"hour", time.Hour}, {"minute", time.Minute}} {
+		if d >= u.size {
+			return plural(int(d/u.size), u.name) + " ago"
+		}
+	}
+	if d < time.Second {
+		return "just now"
+	}
+	return plural(int(d/time.Second), "second") + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// runTimeText is how long a job ran, or has been running until now: whole
+// seconds past a minute (1m20s), milliseconds below; "-" for a job that
+// never started.
+func runTimeText(j api.Job, now time.Time) string {
+	if j.StartedAt == nil {
 		return "-"
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	end := now
+	if j.EndedAt != nil {
+		end = *j.EndedAt
+	}
+	d := end.Sub(*j.StartedAt)
+	if d >= time.Minute {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Millisecond).String()
 }
 
 // commandText shows a job's path and arguments as a shell would need them.

@@ -3,8 +3,11 @@ package cli
 import (
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rw-project/rw/internal/api"
 )
 
 // FuzzOutputText checks that any output fits on one printable line of the
@@ -64,3 +67,52 @@ func TestOutputText(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+func TestAgoText(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		ago  time.Duration
+		want string
+	}{
+		{"now", 0, "just now"},
+		{"under a second", 900 * time.Millisecond, "just now"},
+		{"one second", time.Second, "1 second ago"},
+		{"seconds", 59 * time.Second, "59 seconds ago"},
+		{"one minute", 90 * time.Second, "1 minute ago"},
+		{"minutes", 2*time.Minute + 59*time.Second, "2 minutes ago"},
+		{"hours", 5 * time.Hour, "5 hours ago"},
+		{"one day", 47 * time.Hour, "1 day ago"},
+		{"days", 30 * 24 * time.Hour, "30 days ago"},
+		{"a clock behind the server's", -time.Minute, "just now"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := agoText(now.Add(-tc.ago), now); got != tc.want {
+				t.Errorf("agoText(now-%v) = %q, want %q", tc.ago, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunTimeText(t *testing.T) {
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	tests := []struct {
+		name string
+		job  api.Job
+		want string
+	}{
+		{"never started", api.Job{}, "-"},
+		{"ended", api.Job{StartedAt: at(-90 * time.Second), EndedAt: at(-10*time.Second + 400*time.Millisecond)}, "1m20s"},
+		{"short", api.Job{StartedAt: at(-time.Second), EndedAt: at(-time.Second + 12345*time.Microsecond)}, "12ms"},
+		{"running", api.Job{StartedAt: at(-3*time.Hour - 2*time.Second)}, "3h0m2s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := runTimeText(tc.job, now); got != tc.want {
+				t.Errorf("runTimeText = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/rw-project/rw/internal/client"
 	ucli "github.com/urfave/cli/v2"
@@ -29,16 +28,9 @@ EXAMPLES:
 }
 
 func rmAction(c *ucli.Context) error {
-	if c.NArg() < 1 {
-		return usagef("rm takes one or more job IDs")
-	}
-	var ids []int64
-	for _, a := range c.Args().Slice() {
-		id, err := strconv.ParseInt(a, 10, 64)
-		if err != nil || id < 1 {
-			return usagef("%q is not a job ID: ids are integers from 1", a)
-		}
-		ids = append(ids, id)
+	ids, err := jobIDs(c)
+	if err != nil {
+		return err
 	}
 	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {

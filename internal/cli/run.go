@@ -35,7 +35,7 @@ EXAMPLES:
    rw run add.exe 8 10
    rw run backup.sh --full && echo done
    rw run --memory 64MiB --pids 32 add.exe 1 2`,
-		Flags:  append(connectionFlags(), requestLimitFlags()...),
+		Flags:  append(requestLimitFlags(), connectionFlags()...),
 		Action: runAction,
 	}
 }
@@ -48,6 +48,7 @@ func runAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	hintFlagsAfterPath(c, c.App.ErrWriter)
 	// The requests below have contexts of their own: see the signals.
 	conn, _, cleanup, err := newClient(c)
 	if err != nil {

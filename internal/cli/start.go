@@ -26,7 +26,7 @@ EXAMPLES:
    id=$(rw start build.sh --verbose) && rw logs -f "$id"
    rw start --user bob add.exe -5 7
    rw start --memory 256MiB --cpus 0.5 --pids 64 add.exe 1 2`,
-		Flags:  append(connectionFlags(), requestLimitFlags()...),
+		Flags:  append(requestLimitFlags(), connectionFlags()...),
 		Action: startAction,
 	}
 }
@@ -39,6 +39,7 @@ func startAction(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	hintFlagsAfterPath(c, c.App.ErrWriter)
 	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {
 		return err
