@@ -267,6 +267,8 @@ const (
 	CodeQueueFull        = "queue_full"
 	CodeJobRunning       = "job_running"
 	CodeStoreUnavailable = "store_unavailable"
+	CodeRequestTimeout   = "request_timeout"
+	CodeNoResources      = "resources_exhausted"
 	CodeShuttingDown     = "shutting_down"
 	CodeInternal         = "internal"
 )

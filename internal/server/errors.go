@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"syscall"
 
 	"github.com/rw-project/rw/internal/api"
 	"github.com/rw-project/rw/internal/worker"
@@ -32,6 +33,8 @@ func statusOf(err error) (status int, code string) {
 		return ae.status, ae.code
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge
+	case resourceError(err) != "":
+		return http.StatusServiceUnavailable, api.CodeNoResources
 	case errors.Is(err, worker.ErrNotFound):
 		return http.StatusNotFound, api.CodeNotFound
 	case errors.Is(err, worker.ErrNoSuchFile):
@@ -58,6 +61,21 @@ func statusOf(err error) (status int, code string) {
 	return http.StatusInternalServerError, api.CodeInternal
 }
 
+// resourceError names the resource of the host that err says ran out, or
+// is empty: such a failure is the host's, not the caller's, whatever the
+// request was.
+func resourceError(err error) string {
+	switch {
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return "file descriptors"
+	case errors.Is(err, syscall.ENOMEM):
+		return "memory"
+	case errors.Is(err, syscall.ENOSPC):
+		return "disk space"
+	}
+	return ""
+}
+
 // writeError answers err as a JSON error body.
 func writeError(w http.ResponseWriter, err error) {
 	status, code := statusOf(err)
@@ -66,6 +84,9 @@ func writeError(w http.ResponseWriter, err error) {
 	case api.CodeQueueFull:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		msg = "the job queue is full: try again shortly"
+	case api.CodeNoResources:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		msg = "the server has run out of " + resourceError(err) + ": try again shortly"
 	case api.CodeStoreUnavailable:
 		// The log has the detail; the caller can do nothing about it.
 		msg = "the server cannot record jobs: its job store or data directory is unavailable; tell the server's operator"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ import (
 
 // fail answers err, logging it first if it is the server's own fault.
 func (s *Server) fail(w http.ResponseWriter, c *caller, err error) {
-	if status, code := statusOf(err); status == http.StatusInternalServerError || code == api.CodeStoreUnavailable {
+	if status, code := statusOf(err); status == http.StatusInternalServerError || code == api.CodeStoreUnavailable || code == api.CodeNoResources {
 		s.log.Error().Str("rid", c.id).Err(err).Msg("internal error")
 	}
 	writeError(w, err)
@@ -32,15 +33,30 @@ func errNoJob(id int64) error {
 
 // decodeBody reads a JSON body of at most api.MaxBodyBytes into v, refusing
 // unknown fields and trailing data.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+func decodeBody(w http.ResponseWriter, r *http.Request, c *caller, v any) error {
 	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
-	// The deadline must not outlive the body: the connection's background
-	// read would otherwise end a long response when it fires.
-	defer rc.SetReadDeadline(time.Time{})
+	// The whole request, headers and body, must arrive by the caller's
+	// read deadline: a body that trickles in, or stops short of its
+	// Content-Length, must not hold a connection.
+	_ = rc.SetReadDeadline(c.readBy)
+	timedOut := false
+	defer func() {
+		// The deadline must not outlive the body: the connection's
+		// background read would otherwise end a long response when it
+		// fires. After a timeout it stays passed, so that the server does
+		// not wait to drain a body that may never come.
+		if !timedOut {
+			_ = rc.SetReadDeadline(time.Time{})
+		}
+	}()
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, api.MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			timedOut = true
+			w.Header().Set("Connection", "close")
+			return &apiError{http.StatusRequestTimeout, api.CodeRequestTimeout, "the request body did not arrive in time: send it whole, at once"}
+		}
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) || errors.Is(err, api.ErrArgType) {
 			return err
@@ -86,7 +102,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 		return
 	}
 	var req api.StartRequest
-	if err := decodeBody(w, r, &req); err != nil {
+	if err := decodeBody(w, r, c, &req); err != nil {
 		s.fail(w, c, err)
 		return
 	}
@@ -122,7 +138,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 	var req api.StopRequest
-	if err := decodeBody(w, r, &req); err != nil {
+	if err := decodeBody(w, r, c, &req); err != nil {
 		s.fail(w, c, err)
 		return
 	}
@@ -140,7 +156,7 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 
 func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller) {
 	var req api.RemoveRequest
-	if err := decodeBody(w, r, &req); err != nil {
+	if err := decodeBody(w, r, c, &req); err != nil {
 		s.fail(w, c, err)
 		return
 	}

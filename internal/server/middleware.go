@@ -16,6 +16,8 @@ import (
 type caller struct {
 	id       string
 	identity pki.Identity
+	// readBy is when the whole request must have been read.
+	readBy time.Time
 }
 
 // ServeHTTP authenticates every request, then routes it. Authentication
@@ -24,7 +26,7 @@ type caller struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	c := &caller{id: requestID()}
+	c := &caller{id: requestID(), readBy: start.Add(s.readTimeout)}
 	rec.Header().Set("X-Request-Id", c.id)
 	defer func() {
 		s.log.Info().

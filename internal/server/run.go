@@ -66,6 +66,9 @@ type RunConfig struct {
 	MetricsAddr string
 	// Version is what /healthz reports.
 	Version string
+	// ReadTimeout bounds reading a whole request; DefaultReadTimeout if
+	// zero.
+	ReadTimeout time.Duration
 	// WriteTimeout bounds writing a whole response other than a log
 	// stream; the grace period plus 30 seconds if zero.
 	WriteTimeout time.Duration
@@ -119,6 +122,11 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if err := restrictInherited(); err != nil {
 		return err
 	}
+	if files, err := raiseFileLimit(); err != nil {
+		log.Warn().Err(err).Uint64("open_files", files).Msg("could not raise the limit on open files")
+	} else {
+		log.Info().Uint64("open_files", files).Msg("limit on open files")
+	}
 	cgroups, err := openCgroups(cfg.Cgroups, cfg.Cgroup, log)
 	if err != nil {
 		return err
@@ -140,7 +148,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			Msg("recovered the jobs the last server left queued or running: they ended failed, reason server-restarted")
 	}
 	srv := New(Config{Pool: PoolOf(pool), TokenKey: cfg.TokenKey, Log: log, StopTimeout: cfg.Pool.StopTimeout,
-		WriteTimeout: cfg.WriteTimeout, Metrics: metrics, Version: cfg.Version})
+		WriteTimeout: cfg.WriteTimeout, ReadTimeout: cfg.ReadTimeout, Metrics: metrics, Version: cfg.Version})
 	if cfg.MetricsAddr != "" {
 		stopLocal, err := serveLocal(cfg.MetricsAddr, srv.LocalHandler(), log)
 		if err != nil {
@@ -216,6 +224,24 @@ func restrictInherited() error {
 	return nil
 }
 
+// raiseFileLimit raises the soft limit on open files to the hard one, as
+// a server with many connections, streams and jobs needs; the kernel's
+// default soft limit (1024) is a relic of select(2). It returns the limit
+// in force.
+func raiseFileLimit() (uint64, error) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, err
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			return lim.Cur, err
+		}
+	}
+	return lim.Cur, nil
+}
+
 // openCgroups opens the job cgroups as policy says, logs the mode in one
 // line, and kills and removes what a server that died left behind. It
 // returns nil where jobs run without cgroups.
@@ -263,7 +289,7 @@ func serveLocal(addr string, h http.Handler, log zerolog.Logger) (func(), error)
 		return nil, err
 	}
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
-		ErrorLog: stdlog.New(errorLogWriter{log}, "", 0)}
+		ErrorLog: stdlog.New(newErrorLogWriter(log), "", 0)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

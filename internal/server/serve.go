@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -37,7 +38,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config)
 		// HTTP/1.1 only: one request per connection at a time keeps the
 		// per-request deadlines exact and streaming plain.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		ErrorLog:     log.New(errorLogWriter{s.log}, "", 0),
+		ErrorLog:     log.New(newErrorLogWriter(s.log), "", 0),
 		ConnState:    s.metrics.connState,
 	}
 	served := make(chan error, 1)
@@ -64,10 +65,51 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config)
 }
 
 // errorLogWriter sends net/http's own messages (TLS handshake failures,
-// mostly) to the structured log.
-type errorLogWriter struct{ log zerolog.Logger }
+// mostly) to the structured log, at most logBurst of them per logWindow: a
+// flood of bad connections must not flood the log. The first message past
+// a window that dropped some says how many were dropped, as journald's
+// rate limit does.
+type errorLogWriter struct {
+	log zerolog.Logger
+	now func() time.Time
 
-func (w errorLogWriter) Write(p []byte) (int, error) {
-	w.log.Warn().Str("source", "http").Msg(strings.TrimSpace(string(p)))
+	mu      sync.Mutex
+	start   time.Time // of the current window
+	logged  int       // in the current window
+	dropped int       // in the current window
+}
+
+// The rate limit of net/http's messages.
+const (
+	logWindow = 10 * time.Second
+	logBurst  = 20
+)
+
+func newErrorLogWriter(log zerolog.Logger) *errorLogWriter {
+	return &errorLogWriter{log: log, now: time.Now}
+}
+
+func (w *errorLogWriter) Write(p []byte) (int, error) {
+	now := w.now()
+	w.mu.Lock()
+	dropped := 0
+	if now.Sub(w.start) >= logWindow {
+		dropped = w.dropped
+		w.start, w.logged, w.dropped = now, 0, 0
+	}
+	keep := w.logged < logBurst
+	if keep {
+		w.logged++
+	} else {
+		w.dropped++
+	}
+	w.mu.Unlock()
+	if dropped > 0 {
+		w.log.Warn().Str("source", "http").Int("dropped", dropped).Dur("window", logWindow).
+			Msg("more messages of net/http were dropped: too many in too short a time")
+	}
+	if keep {
+		w.log.Warn().Str("source", "http").Msg(strings.TrimSpace(string(p)))
+	}
 	return len(p), nil
 }

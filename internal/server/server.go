@@ -7,6 +7,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"io"
@@ -54,6 +55,9 @@ type Config struct {
 	// WriteTimeout bounds writing a whole response other than a log
 	// stream; StopTimeout plus 30 seconds if zero.
 	WriteTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, headers and body, from
+	// its first byte; DefaultReadTimeout if zero.
+	ReadTimeout time.Duration
 	// Metrics are served on GET /metrics; new ones, reading Pool.Stats, if
 	// nil.
 	Metrics *Metrics
@@ -67,8 +71,10 @@ type Server struct {
 	authn  *auth.Authenticator
 	log    zerolog.Logger
 	routes map[string]route
-	// writeTimeout bounds writing a whole non-streaming response.
+	// writeTimeout bounds writing a whole non-streaming response, and
+	// readTimeout reading a whole request.
 	writeTimeout time.Duration
+	readTimeout  time.Duration
 	// stopTimeout is the pool's grace period, announced to clients.
 	stopTimeout time.Duration
 	metrics     *Metrics
@@ -88,11 +94,13 @@ type route struct {
 // Timeouts of the connection and of one write of a stream.
 const (
 	readHeaderTimeout  = 10 * time.Second
-	bodyReadTimeout    = 30 * time.Second
 	idleTimeout        = 2 * time.Minute
 	streamWriteTimeout = 30 * time.Second
 	maxHeaderBytes     = 16 << 10
 )
+
+// DefaultReadTimeout bounds reading a whole request, headers and body.
+const DefaultReadTimeout = 10 * time.Second
 
 // New returns the API handler.
 func New(cfg Config) *Server {
@@ -105,6 +113,7 @@ func New(cfg Config) *Server {
 		authn:        auth.NewAuthenticator(cfg.TokenKey),
 		log:          cfg.Log,
 		writeTimeout: cfg.WriteTimeout,
+		readTimeout:  cmp.Or(cfg.ReadTimeout, DefaultReadTimeout),
 		stopTimeout:  stopTimeout,
 		metrics:      cfg.Metrics,
 		version:      cfg.Version,

@@ -36,6 +36,11 @@ func openExecutable(root *os.Root, name string) (*os.File, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%q: %w", name, ErrNoSuchFile)
 		}
+		// The host out of descriptors or memory is not the caller's
+		// doing: keep the errno for the server to say so.
+		if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) || errors.Is(err, syscall.ENOMEM) {
+			return nil, fmt.Errorf("open %q: %w", name, err)
+		}
 		// os.Root reports an escape through a symlink, a permission problem
 		// or a loop all as errors other than "not exist": refuse them.
 		return nil, fmt.Errorf("%q cannot be opened inside the jobs directory (%v): %w", name, unwrapPathError(err), ErrNotAllowed)
