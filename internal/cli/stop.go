@@ -51,9 +51,14 @@ func jobID(c *ucli.Context) (int64, error) {
 	if c.NArg() != 1 {
 		return 0, usagef("%s takes one job ID", c.Command.Name)
 	}
-	id, err := strconv.ParseInt(c.Args().First(), 10, 64)
+	return parseJobID(c.Args().First())
+}
+
+// parseJobID reads one job ID argument.
+func parseJobID(a string) (int64, error) {
+	id, err := strconv.ParseInt(a, 10, 64)
 	if err != nil || id < 1 {
-		return 0, usagef("%q is not a job ID: ids are integers from 1", c.Args().First())
+		return 0, usagef("%q is not a job ID: ids are integers from 1", a)
 	}
 	return id, nil
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/rw-project/rw/internal/api"
 	ucli "github.com/urfave/cli/v2"
@@ -114,9 +113,9 @@ func jobIDs(c *ucli.Context) ([]int64, error) {
 	}
 	var ids []int64
 	for _, a := range c.Args().Slice() {
-		id, err := strconv.ParseInt(a, 10, 64)
-		if err != nil || id < 1 {
-			return nil, usagef("%q is not a job ID: ids are integers from 1", a)
+		id, err := parseJobID(a)
+		if err != nil {
+			return nil, err
 		}
 		ids = append(ids, id)
 	}
