@@ -160,3 +160,20 @@ func classify(err error) error {
 func isSignatureError(err error) bool {
 	return jws.IsVerificationError(err)
 }
+
+// UnverifiedTokenExpiry returns the expiry (exp claim) of raw without
+// checking its signature or any other claim. A client has no key to verify
+// its own token with and needs the expiry only to warn its user in time; it
+// must never base a decision to trust the token on it. The error wraps
+// ErrTokenMalformed, or ErrTokenClaims when there is no exp.
+func UnverifiedTokenExpiry(raw string) (time.Time, error) {
+	tok, err := jwt.ParseInsecure([]byte(raw))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: %v", ErrTokenMalformed, err)
+	}
+	exp := tok.Expiration()
+	if exp.IsZero() {
+		return time.Time{}, fmt.Errorf("%w: no exp", ErrTokenClaims)
+	}
+	return exp, nil
+}

@@ -25,6 +25,9 @@ const (
 	// health (a Health).
 	PathMetrics = "/metrics"
 	PathHealth  = "/healthz"
+	// PathVersion answers the server's version (a Version) to any
+	// authenticated caller.
+	PathVersion = "/version"
 )
 
 // HeaderStopTimeout is sent with every authenticated answer: the server's
@@ -240,6 +243,13 @@ type Health struct {
 		Running int `json:"running"`
 		Queued  int `json:"queued"`
 	} `json:"jobs"`
+}
+
+// Version is the body of GET /version.
+type Version struct {
+	// Version is the server's module version, or the commit it was built
+	// from, as rw version prints it.
+	Version string `json:"version"`
 }
 
 // Error is the body of every error response.

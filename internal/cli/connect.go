@@ -2,10 +2,15 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/rw-project/rw/internal/state"
+	"github.com/rw-project/rw/pki"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -59,4 +64,45 @@ func connectAction(c *ucli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "connected to %s as %s (%s)\n", addr, id.user, id.role)
 	return nil
+}
+
+// tokenWarnBefore is how long before its token expires a user is told to
+// renew it: long enough to do it on a working day.
+const tokenWarnBefore = 7 * 24 * time.Hour
+
+// warnTokenExpiry warns on w when id's token expires within
+// tokenWarnBefore. The client cannot verify its token (it has no key), so
+// it reads the expiry unverified, only to warn; a token it cannot read, or
+// one already expired, is left for the server to refuse with its reasons.
+func warnTokenExpiry(w io.Writer, id identity, now time.Time) {
+	raw, err := os.ReadFile(id.tokenPath)
+	if err != nil {
+		return
+	}
+	exp, err := pki.UnverifiedTokenExpiry(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return
+	}
+	left := exp.Sub(now)
+	if left <= 0 || left > tokenWarnBefore {
+		return
+	}
+	fmt.Fprintf(w, "rw: warning: the token of %s expires in %s: renew it with 'rw gen-certs --renew %s'\n", id.user, roughly(left), id.user)
+}
+
+// roughly says d in whole days, or hours, or minutes when less, rounded
+// up: a token issued for two days is said to expire in 2 days, not 1.
+func roughly(d time.Duration) string {
+	unit, name := 24*time.Hour, "day"
+	switch {
+	case d <= time.Hour:
+		unit, name = time.Minute, "minute"
+	case d <= 24*time.Hour:
+		unit, name = time.Hour, "hour"
+	}
+	n := (d + unit - 1) / unit
+	if n == 1 {
+		return "1 " + name
+	}
+	return fmt.Sprintf("%d %ss", n, name)
 }

@@ -140,6 +140,7 @@ func openClient(c *ucli.Context, server string, id identity) (*connection, conte
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	warnTokenExpiry(c.App.ErrWriter, id, time.Now())
 	ctx, cancel := conn.bounded(c.Context)
 	return conn, ctx, func() { cancel(); conn.Close() }, nil
 }
@@ -206,7 +207,7 @@ func explain(conn *connection, err error) error {
 	case errors.Is(err, client.ErrClientRefused):
 		return withHint(err, "the server does not accept %s: it must be signed by the client CA the server uses", conn.id.cert)
 	case errors.Is(err, client.ErrUnauthenticated) && errors.As(err, &apiErr):
-		return withHint(fmt.Errorf("the server refused our token: %s", apiErr.Message), "use the token made with this certificate (%s); if it expired, issue a new one with 'rw gen-certs --force'", conn.id.tokenPath)
+		return withHint(fmt.Errorf("the server refused our token: %s", apiErr.Message), "use the token made with this certificate (%s); if it expired, issue a new one with 'rw gen-certs --renew %s'", conn.id.tokenPath, conn.id.user)
 	case errors.Is(err, client.ErrForbidden):
 		return withHint(err, "%s's role (%s) does not allow this", conn.id.user, conn.id.role)
 	case errors.Is(err, client.ErrQueueFull):

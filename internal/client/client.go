@@ -184,6 +184,13 @@ func (c *Client) Remove(ctx context.Context, id int64) (api.Job, error) {
 	return job, err
 }
 
+// Version returns the version the server reports.
+func (c *Client) Version(ctx context.Context) (string, error) {
+	var v api.Version
+	_, err := c.do(ctx, http.MethodGet, api.PathVersion, nil, nil, &v)
+	return v.Version, err
+}
+
 // List returns every job the caller may see, ordered by id.
 func (c *Client) List(ctx context.Context) ([]api.Job, error) {
 	var list api.JobList

@@ -134,6 +134,7 @@ func New(cfg Config) *Server {
 		api.PathRemove:  {http.MethodPost, s.handleRemove},
 		api.PathMetrics: {http.MethodGet, s.handleMetrics},
 		api.PathHealth:  {http.MethodGet, s.handleHealth},
+		api.PathVersion: {http.MethodGet, s.handleVersion},
 	}
 	return s
 }
