@@ -27,6 +27,17 @@ const (
 	PathHealth  = "/healthz"
 )
 
+// Query parameters of GET /logs besides id. follow=true follows the output
+// until the job ends; offset=N starts at byte N. tailLines=N starts at the
+// last N lines of the output written so far, tailBytes=N at its last N
+// bytes; at most one of offset, tailLines and tailBytes may be given.
+const (
+	ParamFollow    = "follow"
+	ParamOffset    = "offset"
+	ParamTailLines = "tailLines"
+	ParamTailBytes = "tailBytes"
+)
+
 // HeaderStopTimeout is sent with every authenticated answer: the server's
 // grace period between SIGTERM and SIGKILL as a Go duration ("10s"), so
 // that a client knows how long POST /stop may take.
