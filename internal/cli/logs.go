@@ -26,8 +26,8 @@ func logsCommand() *ucli.Command {
 
 EXAMPLES:
    rw logs 7 > out.bin
+   id=$(rw start counter.sh 30) && rw logs -f --tail 10 "$id"
    rw logs --tail 10 7
-   rw logs -f --tail 10 7
    rw logs -f 7 | grep -m1 ready`,
 		Flags: append([]ucli.Flag{
 			&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "follow the output until the job ends"},

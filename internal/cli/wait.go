@@ -25,7 +25,7 @@ func waitCommand() *ucli.Command {
 
 EXAMPLES:
    rw wait 7
-   id=$(rw start backup.sh) && rw wait "$id" && echo done
+   id=$(rw start counter.sh 5) && rw wait "$id" && echo done
    rw wait 7 8 9`,
 		Flags:  connectionFlags(),
 		Action: waitAction,

@@ -191,6 +191,14 @@ func (c *Client) List(ctx context.Context) ([]api.Job, error) {
 	return list.Jobs, err
 }
 
+// Files lists the executables in the server's jobs directory that the
+// caller may start, and whether the list was cut at api.MaxFiles.
+func (c *Client) Files(ctx context.Context) (api.FileList, error) {
+	var list api.FileList
+	_, err := c.do(ctx, http.MethodGet, api.PathFiles, nil, nil, &list)
+	return list, err
+}
+
 // Logs opens job id's output from its first byte. With follow, the stream
 // lasts until the job has ended and every byte was sent, or ctx ends. The
 // caller closes it.

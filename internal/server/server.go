@@ -31,6 +31,7 @@ type Pool interface {
 	Remove(id int64) error
 	Stats() worker.Stats
 	Writable() error
+	Files(limit int) ([]worker.File, bool, error)
 }
 
 // PoolOf adapts a worker.Pool to Pool.
@@ -125,6 +126,7 @@ func New(cfg Config) *Server {
 		api.PathRemove:  {http.MethodPost, s.handleRemove},
 		api.PathMetrics: {http.MethodGet, s.handleMetrics},
 		api.PathHealth:  {http.MethodGet, s.handleHealth},
+		api.PathFiles:   {http.MethodGet, s.handleFiles},
 	}
 	return s
 }
