@@ -28,6 +28,19 @@ const (
 	// PathVersion answers the server's version (a Version) to any
 	// authenticated caller.
 	PathVersion = "/version"
+	// PathFiles lists the executables a caller may start (a FileList).
+	PathFiles = "/files"
+)
+
+// Query parameters of GET /logs besides id. follow=true follows the output
+// until the job ends; offset=N starts at byte N. tailLines=N starts at the
+// last N lines of the output written so far, tailBytes=N at its last N
+// bytes; at most one of offset, tailLines and tailBytes may be given.
+const (
+	ParamFollow    = "follow"
+	ParamOffset    = "offset"
+	ParamTailLines = "tailLines"
+	ParamTailBytes = "tailBytes"
 )
 
 // HeaderStopTimeout is sent with every authenticated answer: the server's
@@ -41,6 +54,7 @@ const (
 	MaxArgs       = 1024     // arguments of one job
 	MaxArgsBytes  = 64 << 10 // all arguments of one job together
 	MaxOutputTail = 64 << 10 // the output carried in a Job
+	MaxFiles      = 10_000   // the files listed by GET /files
 )
 
 // Job statuses on the wire.
@@ -228,6 +242,28 @@ type Job struct {
 // JobList is the body of GET /query without an id.
 type JobList struct {
 	Jobs []Job `json:"jobs"`
+}
+
+// File is an executable in the server's jobs directory: one that POST /start
+// accepts.
+type File struct {
+	// Path is relative to the jobs directory, as filePath takes it.
+	Path string `json:"path"`
+	// Size is in bytes.
+	Size int64 `json:"size"`
+	// Mode is the permission bits in octal, such as "0755".
+	Mode string `json:"mode"`
+	// ModTime is when the file was last modified.
+	ModTime time.Time `json:"modTime"`
+}
+
+// FileList is the body of GET /files.
+type FileList struct {
+	// Files are in lexical order of their paths; never null.
+	Files []File `json:"files"`
+	// Truncated is true when there were more than MaxFiles and the rest
+	// were left out.
+	Truncated bool `json:"truncated"`
 }
 
 // Health is the body of GET /healthz.

@@ -88,6 +88,9 @@ const (
 	// Neither concerns a job.
 	ActionMetrics Action = "metrics"
 	ActionHealth  Action = "health"
+	// ActionFiles lists the executables that may be started; it concerns
+	// no job.
+	ActionFiles Action = "files"
 )
 
 // Decision is the answer to "may this identity do this".
@@ -117,11 +120,11 @@ func (d Decision) String() string {
 // concerned, empty for ActionStart. Anything the table does not name is
 // denied, including every action of a role this version does not know.
 //
-//	role     start   query/stop/logs/remove own job   another's job   metrics   health
-//	admin    allow   allow                            allow           allow     allow
-//	user     allow   allow                            hide            deny      allow
-//	monitor  deny    deny                             deny            allow     allow
-//	other    deny    deny                             deny            deny      deny
+//	role     start, files   query/stop/logs/remove own job   another's job   metrics   health
+//	admin    allow          allow                            allow           allow     allow
+//	user     allow          allow                            hide            deny      allow
+//	monitor  deny           deny                             deny            allow     allow
+//	other    deny           deny                             deny            deny      deny
 //
 // (the rows below are the job actions alone)
 //
@@ -143,6 +146,9 @@ func Decide(id pki.Identity, action Action, owner string) Decision {
 			return Allow
 		}
 		return Deny
+	case ActionFiles:
+		// Whoever may start a job may see what there is to start.
+		return Decide(id, ActionStart, "")
 	case ActionStart, ActionQuery, ActionStop, ActionLogs, ActionRemove:
 	default:
 		return Deny

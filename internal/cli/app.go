@@ -91,6 +91,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		genCertsCommand(),
 		serveCommand(),
 		connectCommand(),
+		filesCommand(),
 		startCommand(),
 		stopCommand(),
 		rmCommand(),

@@ -210,6 +210,8 @@ func explain(conn *connection, err error) error {
 		return withHint(fmt.Errorf("the server refused our token: %s", apiErr.Message), "use the token made with this certificate (%s); if it expired, issue a new one with 'rw gen-certs --renew %s'", conn.id.tokenPath, conn.id.user)
 	case errors.Is(err, client.ErrForbidden):
 		return withHint(err, "%s's role (%s) does not allow this", conn.id.user, conn.id.role)
+	case errors.Is(err, client.ErrNoSuchFile) && errors.As(err, &apiErr):
+		return withHint(errors.New(apiErr.Message), "'rw files' lists the programs you may start")
 	case errors.Is(err, client.ErrQueueFull):
 		return withHint(errors.New("the server's job queue is full"), "try again in a moment")
 	case errors.As(err, &apiErr) && apiErr.Status >= 500 && apiErr.RequestID != "":

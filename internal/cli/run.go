@@ -33,7 +33,8 @@ func runCommand() *ucli.Command {
 
 EXAMPLES:
    rw run add.exe 8 10
-   rw run backup.sh --full && echo done
+   rw run counter.sh 3 && echo done
+   rw run fail.sh 4; echo "exit $?"
    rw run --memory 64MiB --pids 32 add.exe 1 2`,
 		Flags:  append(requestLimitFlags(), connectionFlags()...),
 		Action: runAction,

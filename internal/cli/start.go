@@ -22,8 +22,9 @@ func startCommand() *ucli.Command {
    over its maxima. Limits need a server with cgroups.
 
 EXAMPLES:
+   rw files
    rw start add.exe 8 10
-   id=$(rw start build.sh --verbose) && rw logs -f "$id"
+   id=$(rw start counter.sh 5) && rw logs -f "$id"
    rw start --user bob add.exe -5 7
    rw start --memory 256MiB --cpus 0.5 --pids 64 add.exe 1 2`,
 		Flags:  append(requestLimitFlags(), connectionFlags()...),

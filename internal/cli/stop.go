@@ -19,7 +19,8 @@ func stopCommand() *ucli.Command {
    already ended prints it unchanged.
 
 EXAMPLES:
-   rw stop 7`,
+   rw stop 7
+   id=$(rw start ignore-term.sh) && rw stop "$id"   # SIGKILL after the grace period`,
 		Flags:  connectionFlags(),
 		Action: stopAction,
 	}

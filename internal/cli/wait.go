@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/client"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -23,7 +24,7 @@ func waitCommand() *ucli.Command {
 
 EXAMPLES:
    rw wait 7
-   id=$(rw start backup.sh) && rw wait "$id" && echo done
+   id=$(rw start counter.sh 5) && rw wait "$id" && echo done
    rw wait 7 8 9`,
 		Flags:  connectionFlags(),
 		Action: waitAction,
@@ -42,7 +43,7 @@ func waitAction(c *ucli.Context) error {
 	defer cleanup()
 	code := exitOK
 	for _, id := range ids {
-		job, err := followToEnd(c, conn, id, io.Discard)
+		job, err := followToEnd(c, conn, id, io.Discard, client.LogsOptions{})
 		if c.Context.Err() != nil {
 			return exitStatus(exitInterrupted)
 		}
@@ -66,12 +67,13 @@ func waitAction(c *ucli.Context) error {
 	return exitStatus(code)
 }
 
-// followToEnd copies job id's output to w until the job ends, and returns
+// followToEnd copies job id's output, from where opts says, to w until the job ends, and returns
 // the job in its final status. A follow stream also ends when the server
 // shuts down: that is an error, rather than a shortened output passing for
 // the whole. The stream is bounded only by c's context, that is Ctrl-C.
-func followToEnd(c *ucli.Context, conn *connection, id int64, w io.Writer) (api.Job, error) {
-	out, err := conn.Logs(c.Context, id, true)
+func followToEnd(c *ucli.Context, conn *connection, id int64, w io.Writer, opts client.LogsOptions) (api.Job, error) {
+	opts.Follow = true
+	out, err := conn.LogsFrom(c.Context, id, opts)
 	if err != nil {
 		return api.Job{}, explain(conn, err)
 	}

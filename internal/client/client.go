@@ -198,13 +198,43 @@ func (c *Client) List(ctx context.Context) ([]api.Job, error) {
 	return list.Jobs, err
 }
 
+// Files lists the executables in the server's jobs directory that the
+// caller may start, and whether the list was cut at api.MaxFiles.
+func (c *Client) Files(ctx context.Context) (api.FileList, error) {
+	var list api.FileList
+	_, err := c.do(ctx, http.MethodGet, api.PathFiles, nil, nil, &list)
+	return list, err
+}
+
 // Logs opens job id's output from its first byte. With follow, the stream
 // lasts until the job has ended and every byte was sent, or ctx ends. The
 // caller closes it.
 func (c *Client) Logs(ctx context.Context, id int64, follow bool) (io.ReadCloser, error) {
+	return c.LogsFrom(ctx, id, LogsOptions{Follow: follow})
+}
+
+// LogsOptions say where a job's output starts and whether to follow it.
+// The zero value is the whole output so far.
+type LogsOptions struct {
+	// Follow keeps the stream open until the job has ended.
+	Follow bool
+	// TailLines, if set, starts at the last *TailLines lines of the output
+	// so far; TailBytes, if set, at its last *TailBytes bytes. At most one
+	// may be set; 0 starts at the end, for new output only.
+	TailLines, TailBytes *int64
+}
+
+// LogsFrom opens job id's output as opts says. The caller closes it.
+func (c *Client) LogsFrom(ctx context.Context, id int64, opts LogsOptions) (io.ReadCloser, error) {
 	q := url.Values{"id": {strconv.FormatInt(id, 10)}}
-	if follow {
-		q.Set("follow", "true")
+	if opts.Follow {
+		q.Set(api.ParamFollow, "true")
+	}
+	if opts.TailLines != nil {
+		q.Set(api.ParamTailLines, strconv.FormatInt(*opts.TailLines, 10))
+	}
+	if opts.TailBytes != nil {
+		q.Set(api.ParamTailBytes, strconv.FormatInt(*opts.TailBytes, 10))
 	}
 	resp, err := c.send(ctx, http.MethodGet, api.PathLogs, q, nil)
 	if err != nil {

@@ -23,10 +23,13 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	ErrForbidden       = errors.New("forbidden")
 	ErrNotFound        = errors.New("not found")
-	ErrConflict        = errors.New("conflict with the job's state")
-	ErrUnprocessable   = errors.New("unprocessable request")
-	ErrQueueFull       = errors.New("queue full")
-	ErrUnavailable     = errors.New("server unavailable")
+	// ErrNoSuchFile is the not found of a start whose file is not in the
+	// jobs directory; it matches ErrNotFound too.
+	ErrNoSuchFile    = errors.New("no such file in the jobs directory")
+	ErrConflict      = errors.New("conflict with the job's state")
+	ErrUnprocessable = errors.New("unprocessable request")
+	ErrQueueFull     = errors.New("queue full")
+	ErrUnavailable   = errors.New("server unavailable")
 )
 
 // Sentinels for failures before any answer, saying which side is wrong.
@@ -78,7 +81,7 @@ func (e *Error) Is(target error) bool {
 	case http.StatusForbidden:
 		return target == ErrForbidden
 	case http.StatusNotFound:
-		return target == ErrNotFound
+		return target == ErrNotFound || (target == ErrNoSuchFile && e.Code == api.CodeNoSuchFile)
 	case http.StatusConflict:
 		return target == ErrConflict
 	case http.StatusUnprocessableEntity:

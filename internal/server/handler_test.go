@@ -135,3 +135,4 @@ func TestNoCertificateIsUnauthenticated(t *testing.T) {
 		t.Fatalf("request without TLS: %d", rec.Code)
 	}
 }
+func (p *fakePool) Files(int) ([]worker.File, bool, error) { return nil, false, nil }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -274,9 +275,30 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 			return
 		}
 	}
-	if _, err := s.visibleJob(c, auth.ActionLogs, id); err != nil {
+	tailLines, tailBytes, err := parseTail(q)
+	if err == nil && (tailLines >= 0 || tailBytes >= 0) && q.Has("offset") {
+		err = &apiError{http.StatusBadRequest, api.CodeBadRequest, "give offset or a tail, not both"}
+	}
+	if err != nil {
 		s.fail(w, c, err)
 		return
+	}
+	snap, err := s.visibleJob(c, auth.ActionLogs, id)
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	switch {
+	case tailBytes >= 0:
+		offset = max(snap.OutputSize-tailBytes, 0)
+	case tailLines >= 0:
+		// The size is the output's when the job was looked up: lines
+		// written since come after the tail, as they would a moment later.
+		offset, err = tailLinesStart(outputAt{r.Context(), s.pool, id}, snap.OutputSize, tailLines, tailBlockSize)
+		if err != nil {
+			s.fail(w, c, fmt.Errorf("find the last %d lines of job %d: %w", tailLines, id, err))
+			return
+		}
 	}
 	out, err := s.pool.Follow(r.Context(), id, offset, follow)
 	if err != nil {
@@ -285,6 +307,31 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	defer out.Close()
 	s.stream(w, out)
+}
+
+// parseTail reads the tailLines and tailBytes query parameters; -1 stands
+// for one not given. At most one may be given.
+func parseTail(q url.Values) (lines, bytes int64, err error) {
+	lines, bytes = -1, -1
+	for _, p := range []struct {
+		name string
+		v    *int64
+	}{{api.ParamTailLines, &lines}, {api.ParamTailBytes, &bytes}} {
+		raw := q.Get(p.name)
+		if raw == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n < 0 {
+			return -1, -1, &apiError{http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("%s must be a count from 0", p.name)}
+		}
+		*p.v = n
+	}
+	if lines >= 0 && bytes >= 0 {
+		return -1, -1, &apiError{http.StatusBadRequest, api.CodeBadRequest,
+			fmt.Sprintf("give %s or %s, not both", api.ParamTailLines, api.ParamTailBytes)}
+	}
+	return lines, bytes, nil
 }
 
 // stream copies a job's output to the response, flushing each chunk as it

@@ -32,6 +32,7 @@ type Pool interface {
 	Remove(id int64) error
 	Stats() worker.Stats
 	Writable() error
+	Files(limit int) ([]worker.File, bool, error)
 }
 
 // PoolOf adapts a worker.Pool to Pool.
@@ -135,6 +136,7 @@ func New(cfg Config) *Server {
 		api.PathMetrics: {http.MethodGet, s.handleMetrics},
 		api.PathHealth:  {http.MethodGet, s.handleHealth},
 		api.PathVersion: {http.MethodGet, s.handleVersion},
+		api.PathFiles:   {http.MethodGet, s.handleFiles},
 	}
 	return s
 }
