@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -82,6 +83,8 @@ func serve(c *ucli.Context) error {
 	cfg.Signals = sigs
 	err = server.Run(c.Context, cfg)
 	switch {
+	case errors.Is(err, server.ErrListen) && badAddress(err):
+		return withHint(err, "give --addr as HOST:PORT, such as localhost:3000 or 0.0.0.0:3000")
 	case errors.Is(err, server.ErrListen):
 		return withHint(err, "choose another --addr, or stop what listens on %s", cfg.Addr)
 	case errors.Is(err, store.ErrLocked):
@@ -96,6 +99,15 @@ func serve(c *ucli.Context) error {
 		return withHint(err, "run rw serve as root on a host with a writable cgroup filesystem (under systemd: Delegate=yes), check --cgroup-parent and --job-io-devices, or pass --cgroups auto to run without limits")
 	}
 	return err
+}
+
+// badAddress reports whether a listen error is about the address itself
+// (a port that is not a number, a host that does not resolve) rather than
+// about something else holding it.
+func badAddress(err error) bool {
+	var addrErr *net.AddrError
+	var dnsErr *net.DNSError
+	return errors.As(err, &addrErr) || errors.As(err, &dnsErr) || errors.Is(err, strconv.ErrSyntax)
 }
 
 // dataDir returns the data directory named by --data-dir, or the default
