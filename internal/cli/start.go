@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"time"
 
+	"github.com/rw-project/rw/internal/api"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -51,5 +54,33 @@ func startAction(c *ucli.Context) error {
 		return explain(conn, err)
 	}
 	fmt.Fprintln(c.App.Writer, job.ID)
+	return startFailure(ctx, conn, job)
+}
+
+// spawnWait bounds how long rw start watches a new job for a failure to
+// start: spawning takes milliseconds, and a job still waiting for a worker
+// after this is left to it.
+const spawnWait = time.Second
+
+// startFailure watches a job that was just accepted until it runs, ends or
+// spawnWait passes, so that a job that could not start (an interpreter
+// that does not exist, a file that is not a program) is an error, exit 1,
+// and not an id that looks like success.
+func startFailure(ctx context.Context, conn *connection, job api.Job) error {
+	deadline := time.Now().Add(spawnWait)
+	for job.Status == api.StatusStarting && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(10 * time.Millisecond):
+		}
+		var err error
+		if job, err = conn.Query(ctx, job.ID); err != nil {
+			return nil // it was accepted: what it does next is rw ls's to tell
+		}
+	}
+	if job.Reason == "start-failed" {
+		return withHint(fmt.Errorf("job %d: %s", job.ID, job.Error), "rw inspect %d shows the job", job.ID)
+	}
 	return nil
 }

@@ -367,7 +367,20 @@ func TestStartFailedReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := wait(t, p, id)
-	if s.Status != StatusFailed || s.Reason != ReasonStartFailed || s.ExitCode != nil || s.Error == "" {
-		t.Errorf("job whose interpreter is missing: %s, %q, %v, %q; want failed, start-failed, no exit code, a message", s.Status, s.Reason, s.ExitCode, s.Error)
+	want := "could not start: interpreter /nonexistent/sh named by badinterp.sh's #! line does not exist: no such file or directory"
+	if s.Status != StatusFailed || s.Reason != ReasonStartFailed || s.ExitCode != nil || s.Error != want {
+		t.Errorf("job whose interpreter is missing: %s, %q, %v, %q; want failed, start-failed, no exit code, %q", s.Status, s.Reason, s.ExitCode, s.Error, want)
+	}
+	// Neither a binary nor a script.
+	if err := os.WriteFile(filepath.Join(dir, "data.bin"), []byte("\x00\x01 not a program\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id, err = p.Start(Spec{Owner: "alice", Path: "data.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = wait(t, p, id)
+	if want := "could not start: data.bin: exec format error: not a binary this host runs, and no #! line"; s.Error != want {
+		t.Errorf("a file that is no program: %q, want %q", s.Error, want)
 	}
 }

@@ -3,11 +3,13 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -76,14 +78,47 @@ func startNoNewPrivs(cmd *exec.Cmd) error {
 	return cmd.Start()
 }
 
-// explainStartError names the user and the file when the job's user may
-// not run the job's file, rather than the chain of internal steps (the
-// cgroup, the descriptor path the file is run through).
+// explainStartError says why exec failed in terms of the job's file, not
+// of the chain of internal steps (the cgroup, the descriptor path the file
+// is run through): the job's user may not run it, the interpreter its #!
+// line names does not exist, or it is neither a binary nor a script.
 func (p *Pool) explainStartError(j *job, err error) error {
 	var errno unix.Errno
-	if p.cfg.RunAs == nil || !errors.As(err, &errno) || (errno != unix.EACCES && errno != unix.EPERM) {
+	if !errors.As(err, &errno) {
 		return err
 	}
-	return fmt.Errorf("%s may not run %s: %w (the file needs read and execute permission for it: chmod o+rx %s)",
-		p.cfg.RunAs.Name, j.spec.Path, errno, filepath.Join(p.cfg.JobsDir, j.spec.Path))
+	path := j.spec.Path
+	switch {
+	case p.cfg.RunAs != nil && (errno == unix.EACCES || errno == unix.EPERM):
+		return fmt.Errorf("%s may not run %s: %w (the file needs read and execute permission for it: chmod o+rx %s)",
+			p.cfg.RunAs.Name, path, errno, filepath.Join(p.cfg.JobsDir, path))
+	case errno == unix.ENOENT:
+		// The file was open: what is missing is what its #! line names.
+		if interp := p.interpreter(path); interp != "" {
+			return fmt.Errorf("interpreter %s named by %s's #! line does not exist: %w", interp, path, errno)
+		}
+	case errno == unix.ENOEXEC:
+		return fmt.Errorf("%s: %w: not a binary this host runs, and no #! line", path, errno)
+	}
+	return fmt.Errorf("%s: %w", path, errno)
+}
+
+// interpreter returns the program a script's #! line names, or "".
+func (p *Pool) interpreter(path string) string {
+	f, err := p.root.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	buf := make([]byte, 256)
+	n, _ := io.ReadFull(f, buf)
+	line, ok := strings.CutPrefix(string(buf[:n]), "#!")
+	if !ok {
+		return ""
+	}
+	line, _, _ = strings.Cut(line, "\n")
+	if fields := strings.Fields(line); len(fields) > 0 {
+		return fields[0]
+	}
+	return ""
 }
