@@ -312,6 +312,7 @@ const (
 	CodeCannotIsolate    = "isolation_unavailable"
 	CodeQueueFull        = "queue_full"
 	CodeJobRunning       = "job_running"
+	CodeTooManyJobs      = "too_many_jobs"
 	CodeStoreUnavailable = "store_unavailable"
 	CodeRequestTimeout   = "request_timeout"
 	CodeNoResources      = "resources_exhausted"

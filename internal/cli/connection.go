@@ -212,6 +212,8 @@ func explain(conn *connection, err error) error {
 		return withHint(err, "%s's role (%s) does not allow this", conn.id.user, conn.id.role)
 	case errors.Is(err, client.ErrNoSuchFile) && errors.As(err, &apiErr):
 		return withHint(errors.New(apiErr.Message), "'rw files' lists the programs you may start")
+	case errors.Is(err, client.ErrTooMany) && errors.As(err, &apiErr):
+		return withHint(errors.New(apiErr.Message), "wait for one of your jobs to end (rw ls -s running), then try again")
 	case errors.Is(err, client.ErrQueueFull):
 		return withHint(errors.New("the server's job queue is full"), "try again in a moment")
 	case errors.As(err, &apiErr) && apiErr.Status >= 500 && apiErr.RequestID != "":

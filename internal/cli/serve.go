@@ -45,6 +45,7 @@ EXAMPLES:
 			&ucli.StringFlag{Name: "data-dir", EnvVars: []string{"RW_DATA_DIR"}, Usage: "where job records and output are kept; made if missing (default: /var/lib/rw as root, else ~/.local/state/rw)"},
 			&ucli.IntFlag{Name: "workers", Value: worker.DefaultWorkers, EnvVars: []string{"RW_WORKERS"}, Usage: "jobs that run at once"},
 			&ucli.IntFlag{Name: "queue", Value: worker.DefaultQueueSize, EnvVars: []string{"RW_QUEUE"}, Usage: "jobs that may wait for a worker"},
+			&ucli.IntFlag{Name: "max-jobs-per-user", Value: -1, EnvVars: []string{"RW_MAX_JOBS_PER_USER"}, Usage: "jobs one user may have queued or running at once, admins included; 0 for no bound (default: half of --workers plus --queue)"},
 			&ucli.DurationFlag{Name: "stop-timeout", Value: worker.DefaultStopTimeout, EnvVars: []string{"RW_STOP_TIMEOUT"}, Usage: "grace period between SIGTERM and SIGKILL"},
 			&ucli.StringFlag{Name: "max-output", Value: "64MiB", EnvVars: []string{"RW_MAX_OUTPUT"}, Usage: "output kept per job (bytes, or with KiB, MiB, GiB)"},
 			&ucli.StringFlag{Name: "run-as", EnvVars: []string{"RW_RUN_AS"}, Usage: "the user jobs run as, a name or UID:GID (default: nobody when the server runs as root, else the server's own user)"},
@@ -108,6 +109,16 @@ func badAddress(err error) bool {
 	var addrErr *net.AddrError
 	var dnsErr *net.DNSError
 	return errors.As(err, &addrErr) || errors.As(err, &dnsErr) || errors.Is(err, strconv.ErrSyntax)
+}
+
+// jobsPerUser is --max-jobs-per-user, or by default half of what the pool
+// holds at once (workers and queue), at least 1, so that one user cannot
+// take it all.
+func jobsPerUser(c *ucli.Context) int {
+	if n := c.Int("max-jobs-per-user"); n >= 0 {
+		return n
+	}
+	return max((c.Int("workers")+c.Int("queue"))/2, 1)
 }
 
 // dataDir returns the data directory named by --data-dir, or the default
@@ -232,6 +243,7 @@ func poolConfig(c *ucli.Context) (worker.Config, error) {
 		RetainJobs:     c.Int("retain-jobs"),
 		MaxDataSize:    maxData,
 		Workers:        c.Int("workers"),
+		MaxJobsPerUser: jobsPerUser(c),
 		QueueSize:      c.Int("queue"),
 		StopTimeout:    c.Duration("stop-timeout"),
 		MaxOutput:      maxOutput,

@@ -27,6 +27,7 @@ var (
 	// jobs directory; it matches ErrNotFound too.
 	ErrNoSuchFile    = errors.New("no such file in the jobs directory")
 	ErrConflict      = errors.New("conflict with the job's state")
+	ErrTooMany       = errors.New("too many requests")
 	ErrUnprocessable = errors.New("unprocessable request")
 	ErrQueueFull     = errors.New("queue full")
 	ErrUnavailable   = errors.New("server unavailable")
@@ -84,6 +85,8 @@ func (e *Error) Is(target error) bool {
 		return target == ErrNotFound || (target == ErrNoSuchFile && e.Code == api.CodeNoSuchFile)
 	case http.StatusConflict:
 		return target == ErrConflict
+	case http.StatusTooManyRequests:
+		return target == ErrTooMany
 	case http.StatusUnprocessableEntity:
 		return target == ErrUnprocessable
 	case http.StatusServiceUnavailable:

@@ -53,6 +53,8 @@ func statusOf(err error) (status int, code string) {
 		return http.StatusConflict, api.CodeJobRunning
 	case errors.Is(err, worker.ErrStorage):
 		return http.StatusServiceUnavailable, api.CodeStoreUnavailable
+	case errors.Is(err, worker.ErrUserBusy):
+		return http.StatusTooManyRequests, api.CodeTooManyJobs
 	case errors.Is(err, worker.ErrQueueFull):
 		return http.StatusServiceUnavailable, api.CodeQueueFull
 	case errors.Is(err, worker.ErrShuttingDown), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -84,6 +86,8 @@ func writeError(w http.ResponseWriter, err error) {
 	case api.CodeQueueFull:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		msg = "the job queue is full: try again shortly"
+	case api.CodeTooManyJobs:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	case api.CodeNoResources:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		msg = "the server has run out of " + resourceError(err) + ": try again shortly"

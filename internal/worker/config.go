@@ -50,6 +50,10 @@ type Config struct {
 	// QueueSize is the number of accepted jobs that may wait for a worker;
 	// Start returns ErrQueueFull past it.
 	QueueSize int
+	// MaxJobsPerUser bounds the jobs one owner may have queued or running
+	// at once, so that one user cannot take every worker and the whole
+	// queue; Start returns ErrUserBusy past it. Zero for no bound.
+	MaxJobsPerUser int
 	// StopTimeout is how long Stop waits after SIGTERM before it sends
 	// SIGKILL.
 	StopTimeout time.Duration
@@ -138,7 +142,7 @@ func New(cfg Config) (*Pool, error) {
 		root.Close()
 		return nil, fmt.Errorf("worker: jobs directory %s is not a directory", cfg.JobsDir)
 	}
-	p := &Pool{cfg: cfg, root: root, killc: make(chan struct{}), live: map[int64]*job{}, swept: make(chan struct{}, 1), quit: make(chan struct{})}
+	p := &Pool{cfg: cfg, root: root, killc: make(chan struct{}), live: map[int64]*job{}, owned: map[string]int{}, swept: make(chan struct{}, 1), quit: make(chan struct{})}
 	if err := p.openData(); err != nil {
 		root.Close()
 		return nil, err

@@ -33,6 +33,10 @@ var ErrInvalidArgs = errors.New("invalid arguments")
 // or written; the message says which and why.
 var ErrStorage = errors.New("job storage unavailable")
 
+// ErrUserBusy means the job's owner has as many jobs queued or running as
+// one user may; the caller may try again once one ends.
+var ErrUserBusy = errors.New("too many jobs of one user")
+
 // ErrNotFinal means a job cannot be removed because it has not ended; stop
 // it first.
 var ErrNotFinal = errors.New("job has not ended")

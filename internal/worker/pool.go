@@ -36,6 +36,7 @@ type Pool struct {
 	cond     *sync.Cond     // signalled when pending grows or the pool closes
 	live     map[int64]*job // jobs not yet final (and final ones whose record could not be written)
 	pending  []*job         // accepted jobs not yet taken by a worker, oldest first
+	owned    map[string]int // jobs queued or running (or being started), by owner
 	reserved int            // queue places taken by starts whose records are being written
 	closed   bool
 
@@ -77,7 +78,7 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := p.reserve(); err != nil {
+	if err := p.reserve(spec.Owner); err != nil {
 		exe.Close()
 		return 0, err
 	}
@@ -98,6 +99,7 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 	if err := p.create(j); err != nil {
 		exe.Close()
 		p.unreserve()
+		p.disown(spec.Owner)
 		return 0, err
 	}
 	p.mu.Lock()
@@ -110,6 +112,7 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		exe.Close()
 		j.spool.Close()
 		p.report(j.id, errors.Join(p.store.Delete(j.id), os.Remove(p.outputPath(j.id))))
+		p.disown(spec.Owner)
 		return 0, ErrShuttingDown
 	}
 	p.live[j.id] = j
@@ -122,17 +125,29 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 }
 
 // reserve takes a place in the queue for a job being started.
-func (p *Pool) reserve() error {
+func (p *Pool) reserve(owner string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
 	case p.closed:
 		return ErrShuttingDown
+	case p.cfg.MaxJobsPerUser > 0 && p.owned[owner] >= p.cfg.MaxJobsPerUser:
+		return fmt.Errorf("%s has %d jobs queued or running, the most one user may have: %w", owner, p.owned[owner], ErrUserBusy)
 	case len(p.pending)+p.reserved >= p.cfg.QueueSize:
 		return ErrQueueFull
 	}
 	p.reserved++
+	p.owned[owner]++
 	return nil
+}
+
+// disown counts one job of owner less: it ended, or never was.
+func (p *Pool) disown(owner string) {
+	p.mu.Lock()
+	if p.owned[owner]--; p.owned[owner] <= 0 {
+		delete(p.owned, owner)
+	}
+	p.mu.Unlock()
 }
 
 func (p *Pool) unreserve() {

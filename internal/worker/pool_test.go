@@ -384,3 +384,31 @@ func TestStartFailedReason(t *testing.T) {
 		t.Errorf("a file that is no program: %q, want %q", s.Error, want)
 	}
 }
+
+func TestJobsPerUser(t *testing.T) {
+	p := newPool(t, Config{Workers: 1, QueueSize: 8, MaxJobsPerUser: 2, StopTimeout: time.Second})
+	start := func(owner string) (int64, error) {
+		return p.Start(Spec{Owner: owner, Path: helperName, Args: []string{"sleep", "1h"}})
+	}
+	a1, err := start("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := start("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := start("alice"); !errors.Is(err, ErrUserBusy) {
+		t.Fatalf("alice's third job: %v, want ErrUserBusy", err)
+	}
+	// Another user is not held back by alice.
+	if _, err := start("bob"); err != nil {
+		t.Fatalf("bob's first job while alice is at her bound: %v", err)
+	}
+	// One of alice's ends: she may start another.
+	if _, err := p.Stop(context.Background(), a1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := start("alice"); err != nil {
+		t.Errorf("alice's job after one of hers ended: %v", err)
+	}
+}

@@ -71,6 +71,7 @@ func (p *Pool) record(j *job, e ending) {
 	final.Status, final.ExitCode, final.Reason, final.Error, final.EndedAt = status, code, reason, message, ended
 	stored := p.persistSnapshot(j, final) == nil
 	j.finish(status, code, reason, message, ended)
+	p.disown(j.spec.Owner)
 	if final.OutputError != "" {
 		p.problem(j, fmt.Errorf("output: %s", final.OutputError))
 	}
