@@ -239,9 +239,11 @@ type Job struct {
 	Usage *Usage `json:"usage"`
 }
 
-// JobList is the body of GET /query without an id.
+// JobList is the body of GET /query without an id. With limit=N, Next is
+// the after= of the next page, absent when there is none.
 type JobList struct {
-	Jobs []Job `json:"jobs"`
+	Jobs []Job  `json:"jobs"`
+	Next *int64 `json:"next,omitempty"`
 }
 
 // File is an executable in the server's jobs directory: one that POST /start

@@ -51,7 +51,7 @@ func connectAction(c *ucli.Context) error {
 		return err
 	}
 	defer cleanup()
-	if _, err := conn.List(ctx); err != nil {
+	if _, err := conn.ListTail(ctx, 0); err != nil {
 		return explain(conn, err)
 	}
 	path, err := statePath()

@@ -84,7 +84,14 @@ func lsAction(c *ucli.Context) error {
 		return err
 	}
 	defer cleanup()
-	jobs, err := conn.List(ctx)
+	// The one-line and long formats show the end of each job's output on
+	// one line: a few runes, each at most 4 bytes and a little escaping.
+	// Only --json shows it all.
+	tail := int64(api.MaxOutputTail)
+	if !c.Bool("json") {
+		tail = lsTailBytes
+	}
+	jobs, err := conn.ListTail(ctx, tail)
 	if err != nil {
 		return explain(conn, err)
 	}
@@ -149,6 +156,10 @@ func writeJSON(w io.Writer, v any) error {
 func shortLine(j api.Job) string {
 	return fmt.Sprintf("Id: %d, Status: %s, Output: %s", j.ID, capitalize(j.Status), outputText(j.Output, j.OutputTruncated, 60))
 }
+
+// lsTailBytes is the output rw ls asks for per job: enough for the widest
+// line it prints (60 runes of up to 4 bytes).
+const lsTailBytes = 256
 
 func capitalize(s string) string {
 	r, n := utf8.DecodeRuneInString(s)

@@ -193,8 +193,19 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 
 // List returns every job the caller may see, ordered by id.
 func (c *Client) List(ctx context.Context) ([]api.Job, error) {
+	return c.ListTail(ctx, api.MaxOutputTail)
+}
+
+// ListTail is List with at most tail bytes of output per job (none for 0):
+// a caller that shows a line of each job asks for what it shows, so the
+// answer stays small whatever the history.
+func (c *Client) ListTail(ctx context.Context, tail int64) ([]api.Job, error) {
+	var q url.Values
+	if tail != api.MaxOutputTail {
+		q = url.Values{"tail": {strconv.FormatInt(tail, 10)}}
+	}
 	var list api.JobList
-	_, err := c.do(ctx, http.MethodGet, api.PathQuery, nil, nil, &list)
+	_, err := c.do(ctx, http.MethodGet, api.PathQuery, q, nil, &list)
 	return list.Jobs, err
 }
 

@@ -334,3 +334,47 @@ func TestStopOfFinishedJobChangesNothing(t *testing.T) {
 		t.Errorf("stop of a finished job changed it:\n%s\n%s", before.Body, after.Body)
 	}
 }
+
+// TestListParameters pages through a list, filters it by status and asks
+// for a smaller tail of output per job.
+func TestListParameters(t *testing.T) {
+	s := testenv.Serve(t, worker.Config{})
+	alice := s.IDs["alice"]
+	var ids []int64
+	for range 5 {
+		id := s.StartJob(t, alice, "echo.sh", "0123456789")
+		s.Wait(t, id)
+		ids = append(ids, id)
+	}
+	failed := s.StartJob(t, alice, "exit3.sh")
+	s.Wait(t, failed)
+
+	var page api.JobList
+	s.Call(t, alice, "GET", "/query?limit=2&tail=4", "").Decode(t, &page)
+	if len(page.Jobs) != 2 || page.Jobs[0].ID != ids[0] || page.Next == nil || *page.Next != ids[1] {
+		t.Fatalf("first page: %+v", page)
+	}
+	if o := page.Jobs[0].Output; o == nil || *o != "789\n" || !page.Jobs[0].OutputTruncated {
+		t.Errorf("tail=4 gave %v", o)
+	}
+	var rest api.JobList
+	s.Call(t, alice, "GET", fmt.Sprintf("/query?limit=10&after=%d&tail=0", *page.Next), "").Decode(t, &rest)
+	if len(rest.Jobs) != 4 || rest.Next != nil || rest.Jobs[0].Output != nil {
+		t.Errorf("the rest: %d jobs, next %v, first output %v; want 4, none, no output", len(rest.Jobs), rest.Next, rest.Jobs[0].Output)
+	}
+	var onlyFailed api.JobList
+	s.Call(t, alice, "GET", "/query?status=failed", "").Decode(t, &onlyFailed)
+	if len(onlyFailed.Jobs) != 1 || onlyFailed.Jobs[0].ID != failed {
+		t.Errorf("status=failed: %+v", onlyFailed.Jobs)
+	}
+	for _, bad := range []string{"tail=-1", "tail=99999999", "limit=0", "after=x", "status=sleeping"} {
+		if r := s.Call(t, alice, "GET", "/query?"+bad, ""); r.Status != 400 {
+			t.Errorf("%s: %d, want 400", bad, r.Status)
+		}
+	}
+	// Without parameters, the answer keeps its shape: every job, no next.
+	r := s.Call(t, alice, "GET", "/query", "")
+	if bytes.Contains(r.Body, []byte(`"next"`)) {
+		t.Errorf("a plain list has next: %s", r.Body)
+	}
+}

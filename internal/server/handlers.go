@@ -215,13 +215,67 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.fail(w, c, err)
 		return
 	}
-	s.writeList(w, c)
+	opts, err := parseListOptions(r)
+	if err != nil {
+		s.fail(w, c, err)
+		return
+	}
+	s.writeList(w, c, opts)
+}
+
+// listOptions are GET /query's parameters for a list: the tail of output
+// each job carries, the statuses to keep, and a page (limit jobs with ids
+// over after).
+type listOptions struct {
+	tail     int64
+	statuses map[string]bool // nil: all
+	limit    int             // 0: no limit
+	after    int64
+}
+
+func parseListOptions(r *http.Request) (listOptions, error) {
+	q := r.URL.Query()
+	opts := listOptions{tail: api.MaxOutputTail}
+	bad := func(msg string) error { return &apiError{http.StatusBadRequest, api.CodeBadRequest, msg} }
+	if v := q.Get("tail"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || n > api.MaxOutputTail {
+			return opts, bad(fmt.Sprintf("tail must be a byte count from 0 to %d", api.MaxOutputTail))
+		}
+		opts.tail = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return opts, bad("limit must be a number of jobs from 1")
+		}
+		opts.limit = n
+	}
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return opts, bad("after must be a job id")
+		}
+		opts.after = n
+	}
+	if v := q.Get("status"); v != "" {
+		opts.statuses = map[string]bool{}
+		for _, st := range strings.Split(v, ",") {
+			switch st {
+			case api.StatusStarting, api.StatusRunning, api.StatusFinished, api.StatusFailed, api.StatusStopped:
+				opts.statuses[st] = true
+			default:
+				return opts, bad(fmt.Sprintf("status %q: use starting, running, finished, failed or stopped, comma-separated", st))
+			}
+		}
+	}
+	return opts, nil
 }
 
 // writeList writes {"jobs": [...]} one job at a time: each job carries up to
 // 64 KiB of output, so building the whole list first would make the
 // server's memory grow with the number of jobs.
-func (s *Server) writeList(w http.ResponseWriter, c *caller) {
+func (s *Server) writeList(w http.ResponseWriter, c *caller, opts listOptions) {
 	setContentType(w, "application/json")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 32<<10)
@@ -230,15 +284,24 @@ func (s *Server) writeList(w http.ResponseWriter, c *caller) {
 	bw.WriteString(`{"jobs":[`)
 	first := true
 	var encErr error
-	err := s.pool.Scan(0, func(snap worker.Snapshot) bool {
-		if !maySee(c, snap.Owner) {
+	written, last, more := 0, int64(0), false
+	err := s.pool.Scan(opts.after, func(snap worker.Snapshot) bool {
+		if !maySee(c, snap.Owner) || (opts.statuses != nil && !opts.statuses[string(snap.Status)]) {
 			return true
+		}
+		if opts.limit > 0 && written == opts.limit {
+			// The page is full, and one more would show: say where the
+			// next page starts.
+			more = true
+			return false
 		}
 		if !first {
 			bw.WriteByte(',')
 		}
 		first = false
-		encErr = enc.Encode(s.job(snap))
+		written++
+		last = snap.ID
+		encErr = enc.Encode(s.jobWithTail(snap, opts.tail))
 		return encErr == nil
 	})
 	if err != nil || encErr != nil {
@@ -247,7 +310,11 @@ func (s *Server) writeList(w http.ResponseWriter, c *caller) {
 		s.log.Error().Str("rid", c.id).AnErr("store", err).AnErr("write", encErr).Msg("list jobs")
 		return
 	}
-	bw.WriteString("]}\n")
+	bw.WriteString("]")
+	if more {
+		fmt.Fprintf(bw, `,"next":%d`, last)
+	}
+	bw.WriteString("}\n")
 	_ = bw.Flush()
 }
 

@@ -10,6 +10,11 @@ import (
 
 // job converts a snapshot to its API form, with the tail of its output.
 func (s *Server) job(snap worker.Snapshot) api.Job {
+	return s.jobWithTail(snap, api.MaxOutputTail)
+}
+
+// jobWithTail is job with at most tail bytes of output; none for 0.
+func (s *Server) jobWithTail(snap worker.Snapshot, tail int64) api.Job {
 	j := api.Job{
 		ID:              snap.ID,
 		Owner:           snap.Owner,
@@ -42,16 +47,19 @@ func (s *Server) job(snap worker.Snapshot) api.Job {
 	if j.Args == nil {
 		j.Args = []string{}
 	}
-	tail, cut, err := s.pool.Tail(snap.ID, api.MaxOutputTail)
+	if tail <= 0 {
+		return j
+	}
+	out, cut, err := s.pool.Tail(snap.ID, tail)
 	if err != nil {
 		s.log.Error().Int64("job", snap.ID).Err(err).Msg("read job output")
 		return j
 	}
-	if len(tail) > 0 {
+	if len(out) > 0 {
 		if cut {
-			tail = dropPartialRune(tail)
+			out = dropPartialRune(out)
 		}
-		text := string(tail)
+		text := string(out)
 		j.Output = &text
 	}
 	j.OutputTruncated = j.OutputTruncated || cut
