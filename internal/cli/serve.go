@@ -255,6 +255,9 @@ func poolConfig(c *ucli.Context) (worker.Config, error) {
 	}, nil
 }
 
+// logTimeFormat is RFC 3339 with milliseconds.
+const logTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
 func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
@@ -271,10 +274,14 @@ func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
 	switch format {
 	case "json":
 	case "console":
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: logTimeFormat}
 	default:
 		return zerolog.Logger{}, usagef("--log-format %q: use json or console", format)
 	}
+	// Milliseconds: a request and the job it started often fall in the
+	// same second. zerolog keeps the format in a package variable; rw
+	// serve is the one logger of its process.
+	zerolog.TimeFieldFormat = logTimeFormat
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
 

@@ -35,7 +35,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Str("method", r.Method).
 			Str("path", r.URL.RequestURI()).
 			Int("status", rec.status()).
-			Dur("duration", time.Since(start)).
+			Dur("duration_ms", time.Since(start)).
 			Int64("bytes", rec.bytes).
 			Msg("request")
 		endpoint := "other"

@@ -174,7 +174,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		Str("jobs_dir", cfg.Pool.JobsDir).
 		Int("workers", cfg.Pool.Workers).
 		Int("queue", cfg.Pool.QueueSize).
-		Dur("stop_timeout", cfg.Pool.StopTimeout).
+		Dur("stop_timeout_ms", cfg.Pool.StopTimeout).
 		Int64("max_output", cfg.Pool.MaxOutput).
 		Msg("rw serving")
 	if cfg.Ready != nil {
@@ -340,7 +340,7 @@ func logTransition(log zerolog.Logger) func(worker.Snapshot) {
 			e = e.Str("error", s.Error)
 		}
 		if s.Status.Final() && !s.StartedAt.IsZero() {
-			e = e.Dur("duration", s.EndedAt.Sub(s.StartedAt))
+			e = e.Dur("duration_ms", s.EndedAt.Sub(s.StartedAt))
 		}
 		if u := s.Usage; u.CPUSeconds != nil {
 			e = e.Float64("cpu_seconds", *u.CPUSeconds)

@@ -105,7 +105,7 @@ func (w *errorLogWriter) Write(p []byte) (int, error) {
 	}
 	w.mu.Unlock()
 	if dropped > 0 {
-		w.log.Warn().Str("source", "http").Int("dropped", dropped).Dur("window", logWindow).
+		w.log.Warn().Str("source", "http").Int("dropped", dropped).Dur("window_ms", logWindow).
 			Msg("more messages of net/http were dropped: too many in too short a time")
 	}
 	if keep {
