@@ -83,19 +83,19 @@ func writeError(w http.ResponseWriter, err error) {
 	status, code := statusOf(err)
 	msg := err.Error()
 	switch code {
+	case api.CodeQueueFull, api.CodeTooManyJobs, api.CodeNoResources, api.CodeShuttingDown:
+		// Each passes: a caller may try again.
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	}
+	switch code {
 	case api.CodeQueueFull:
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		msg = "the job queue is full: try again shortly"
-	case api.CodeTooManyJobs:
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	case api.CodeNoResources:
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		msg = "the server has run out of " + resourceError(err) + ": try again shortly"
 	case api.CodeStoreUnavailable:
 		// The log has the detail; the caller can do nothing about it.
 		msg = "the server cannot record jobs: its job store or data directory is unavailable; tell the server's operator"
 	case api.CodeShuttingDown:
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		msg = "the server is shutting down"
 	case api.CodeBodyTooLarge:
 		msg = "request body is larger than 64 KiB"

@@ -119,13 +119,8 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if cfg.Pool.OnError == nil {
 		cfg.Pool.OnError = func(id int64, err error) { log.Warn().Int64("job", id).Err(err).Msg("job") }
 	}
-	if err := restrictInherited(); err != nil {
+	if err := prepareProcess(log); err != nil {
 		return err
-	}
-	if files, err := raiseFileLimit(); err != nil {
-		log.Warn().Err(err).Uint64("open_files", files).Msg("could not raise the limit on open files")
-	} else {
-		log.Info().Uint64("open_files", files).Msg("limit on open files")
 	}
 	cgroups, err := openCgroups(cfg.Cgroups, cfg.Cgroup, log)
 	if err != nil {
@@ -158,25 +153,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		// Closed last: health says shutting_down while the jobs stop.
 		defer stopLocal()
 	}
-	runAs := "the server's own user"
-	if cfg.Pool.RunAs == nil {
-		log.Warn().Msg("jobs run as this server's own user: they can read its keys, its job store and every job's output; run rw serve as root to run them as --run-as")
-	}
-	if c := cfg.Pool.RunAs; c != nil {
-		runAs = c.Name
-		if c.Uid == 0 {
-			log.Warn().Msg("jobs run as root: a job can then do anything this server can, read its keys included")
-		}
-	}
-	log.Info().
-		Str("addr", ln.Addr().String()).
-		Str("run_as", runAs).
-		Str("jobs_dir", cfg.Pool.JobsDir).
-		Int("workers", cfg.Pool.Workers).
-		Int("queue", cfg.Pool.QueueSize).
-		Dur("stop_timeout_ms", cfg.Pool.StopTimeout).
-		Int64("max_output", cfg.Pool.MaxOutput).
-		Msg("rw serving")
+	logServing(log, cfg, ln.Addr())
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr(), pool)
 	}
@@ -210,6 +187,44 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// prepareProcess sets what the server's jobs inherit from it and raises its
+// limit on open files.
+func prepareProcess(log zerolog.Logger) error {
+	if err := restrictInherited(); err != nil {
+		return err
+	}
+	if files, err := raiseFileLimit(); err != nil {
+		log.Warn().Err(err).Uint64("open_files", files).Msg("could not raise the limit on open files")
+	} else {
+		log.Info().Uint64("open_files", files).Msg("limit on open files")
+	}
+	return nil
+}
+
+// logServing logs the one line that says the server serves, and how, with
+// a warning first where jobs run with the server's rights or root's.
+func logServing(log zerolog.Logger, cfg RunConfig, addr net.Addr) {
+	runAs := "the server's own user"
+	switch c := cfg.Pool.RunAs; {
+	case c == nil:
+		log.Warn().Msg("jobs run as this server's own user: they can read its keys, its job store and every job's output; run rw serve as root to run them as --run-as")
+	case c.Uid == 0:
+		runAs = c.Name
+		log.Warn().Msg("jobs run as root: a job can then do anything this server can, read its keys included")
+	default:
+		runAs = c.Name
+	}
+	log.Info().
+		Str("addr", addr.String()).
+		Str("run_as", runAs).
+		Str("jobs_dir", cfg.Pool.JobsDir).
+		Int("workers", cfg.Pool.Workers).
+		Int("queue", cfg.Pool.QueueSize).
+		Dur("stop_timeout_ms", cfg.Pool.StopTimeout).
+		Int64("max_output", cfg.Pool.MaxOutput).
+		Msg("rw serving")
 }
 
 // restrictInherited sets what every job inherits from the server: a umask

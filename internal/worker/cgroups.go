@@ -91,7 +91,14 @@ func (j *job) currentUsage() Usage {
 	group, usage := j.group, j.usage
 	j.mu.Unlock()
 	if group != nil {
-		return group.Usage()
+		// A group removed between the lock and the read tells nothing:
+		// its figures were kept before it went.
+		if live := group.Usage(); live.CPUSeconds != nil || live.MemoryPeakBytes != nil {
+			return live
+		}
+		j.mu.Lock()
+		usage = j.usage
+		j.mu.Unlock()
 	}
 	return usage
 }

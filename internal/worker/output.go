@@ -31,9 +31,9 @@ func newOutput(path string, max int64, budget *diskBudget) *output {
 }
 
 // finishedOutput is the complete output of a job that has ended: its file,
-// with nothing more to come.
-func finishedOutput(path string, size int64, truncated bool) *output {
-	return &output{path: path, size: size, truncated: truncated, closed: true, wake: make(chan struct{})}
+// size bytes long, with nothing more to come.
+func finishedOutput(path string, size int64) *output {
+	return &output{path: path, size: size, closed: true, wake: make(chan struct{})}
 }
 
 // stat returns the current size, whether output was dropped, and why, when
@@ -187,10 +187,9 @@ func (r *Reader) Close() error {
 // finishedEmpty reports whether o is the output of an ended job that kept
 // nothing.
 func (o *output) finishedEmpty() bool {
-	size, _, _ := o.stat()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.closed && size == 0
+	return o.closed && o.size == 0
 }
 
 // readTail returns at most the last n bytes of the output written so far and

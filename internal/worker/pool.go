@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -217,9 +216,9 @@ func (p *Pool) Remove(id int64) error {
 			return fmt.Errorf("job %d: %w", id, ErrNotFinal)
 		}
 	}
-	// Retention must not free the same job's bytes at the same time.
-	p.sweepMu.Lock()
-	defer p.sweepMu.Unlock()
+	// No lock against retention: only the one removal of the output file
+	// that succeeds gives its bytes back, and a record deleted meanwhile
+	// is ErrNotFound to the other.
 	s, err := p.recorded(id)
 	if err != nil {
 		return err
@@ -256,15 +255,10 @@ func (p *Pool) Follow(ctx context.Context, id int64, offset int64, follow bool) 
 func (p *Pool) Tail(id int64, n int64) ([]byte, bool, error) {
 	o := p.liveOutput(id)
 	if o == nil {
-		var size int64
-		info, err := os.Stat(p.outputPath(id))
-		switch {
-		case err == nil:
-			size = info.Size()
-		case !errors.Is(err, fs.ErrNotExist):
-			return nil, false, fmt.Errorf("read output of job %d: %w", id, err)
+		var err error
+		if o, err = p.endedOutput(id); err != nil {
+			return nil, false, err
 		}
-		o = finishedOutput(p.outputPath(id), size, false)
 	}
 	b, cut, err := o.readTail(n)
 	if err != nil {

@@ -132,11 +132,24 @@ func (p *Pool) outputOf(id int64) (*output, error) {
 	if j := p.liveJob(id); j != nil {
 		return j.out, nil
 	}
-	s, err := p.recorded(id)
-	if err != nil {
+	if _, err := p.recorded(id); err != nil {
 		return nil, err
 	}
-	return finishedOutput(p.outputPath(id), s.OutputSize, s.OutputTruncated), nil
+	return p.endedOutput(id)
+}
+
+// endedOutput is the output of a job that has ended: its file, whole, or
+// nothing where the file is gone (removed by retention).
+func (p *Pool) endedOutput(id int64) (*output, error) {
+	var size int64
+	info, err := os.Stat(p.outputPath(id))
+	switch {
+	case err == nil:
+		size = info.Size()
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read output of job %d: %w", id, err)
+	}
+	return finishedOutput(p.outputPath(id), size), nil
 }
 
 // liveOutput returns the output of job id if it is live, or nil.
@@ -147,8 +160,8 @@ func (p *Pool) liveOutput(id int64) *output {
 	return nil
 }
 
-// remove deletes final job s's record, output and working directory. The
-// caller holds sweepMu. Once the record is gone the job is gone: files
+// remove deletes final job s's record, output and working directory. Once
+// the record is gone the job is gone: files
 // that cannot be removed are reported, not returned.
 func (p *Pool) remove(s Snapshot) error {
 	err := p.store.Delete(s.ID)

@@ -18,8 +18,9 @@ import (
 )
 
 // spawn creates j's process from what prepare made ready. It is the one
-// place where rw creates processes: command builds the process, and one call
-// starts it, which placing the job in a cgroup will wrap. Once the process
+// place where rw creates processes: command builds the process (jobinit's
+// init wraps it for an isolated job), and startInGroup starts it in the
+// job's cgroup, from a thread marked no_new_privs. Once the process
 // holds its own copies of the files it was given, spawn closes ours; if it
 // could not start, it closes the rest of l too.
 func (p *Pool) spawn(j *job, l *launch) (*proc, error) {
@@ -72,8 +73,8 @@ func (p *Pool) initSpec(j *job, plain *exec.Cmd) jobinit.Spec {
 }
 
 // command builds, without starting it, the process that runs job j: what it
-// runs, with which arguments, environment, files and attributes. Run-as
-// credentials and namespaces will be set here.
+// runs, with which arguments, environment, files and attributes, and the
+// run-as credentials.
 //
 // The process runs the already opened executable exe through /proc/self/fd,
 // so the file that passed the checks in Start is the file that runs, even if

@@ -8,8 +8,8 @@ import (
 	"github.com/rw-project/rw/internal/jobinit"
 )
 
-// stopCause says why a job was made to end, if it was. A time limit will add
-// its own cause and stop through the same path as Stop.
+// stopCause says why a job was made to end, if it was. A time limit stops
+// through the same path as Stop, with causes of its own.
 type stopCause int
 
 const (
@@ -40,7 +40,7 @@ const (
 // The leader is observed with waitid(WNOWAIT) and reaped only after that
 // last kill: as long as it is a zombie its pid, which is also the group id,
 // cannot be reused, so signalling the group never hits an unrelated process.
-// Killing the job's whole cgroup will join the group kill here.
+// The job's whole cgroup is killed with the group.
 func (p *Pool) supervise(j *job, pr *proc) ending {
 	cmd, group := pr.cmd, pr.group
 	pid := cmd.Process.Pid
