@@ -60,16 +60,10 @@ func runAs(value string) (*worker.Credential, error) {
 // directories, which live in the data directory: every directory above it
 // must let others enter. A data directory the server owns that others may
 // not enter is made enterable but not listable (0711).
-func checkDataDir(logger zerolog.Logger, dataDir string, cred *worker.Credential) error {
+// dir is absolute: dataDir made it so.
+func checkDataDir(logger zerolog.Logger, dir string, cred *worker.Credential) error {
 	if cred == nil {
 		return nil
-	}
-	if dataDir == "" {
-		dataDir = os.TempDir()
-	}
-	dir, err := filepath.Abs(dataDir)
-	if err != nil {
-		return err
 	}
 	info, err := os.Stat(dir)
 	if err != nil {
