@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/client"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -92,7 +93,7 @@ func runAction(c *ucli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "rw: stopping job %d (Ctrl-C again to leave it)\n", job.ID)
 		stopped.Store(true)
 		wg.Go(func() {
-			if _, err := conn.Stop(ctx, job.ID, conn.timeout); err != nil && ctx.Err() == nil {
+			if _, err := conn.Stop(ctx, job.ID, conn.timeout, client.StopOptions{}); err != nil && ctx.Err() == nil {
 				fmt.Fprintf(c.App.ErrWriter, "rw: error: stop job %d: %v\n", job.ID, explain(conn, err))
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/rw-project/rw/internal/client"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -39,7 +40,7 @@ func stopAction(c *ucli.Context) error {
 		return err
 	}
 	defer cleanup()
-	job, err := conn.Stop(c.Context, id, conn.timeout)
+	job, err := conn.Stop(c.Context, id, conn.timeout, client.StopOptions{})
 	if err != nil {
 		return explain(conn, err)
 	}
