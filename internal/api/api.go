@@ -57,14 +57,21 @@ const (
 	MaxFiles      = 10_000   // the files listed by GET /files
 )
 
-// Job statuses on the wire.
+// Job statuses on the wire. A job is queued until a worker takes it,
+// starting while its process is made, running, stopping while a stop waits
+// for it to end, and then final: finished, failed or stopped.
 const (
+	StatusQueued   = "queued"
 	StatusStarting = "starting"
 	StatusRunning  = "running"
+	StatusStopping = "stopping"
 	StatusFinished = "finished"
 	StatusFailed   = "failed"
 	StatusStopped  = "stopped"
 )
+
+// Statuses are every job status, in the order a job goes through them.
+var Statuses = []string{StatusQueued, StatusStarting, StatusRunning, StatusStopping, StatusFinished, StatusFailed, StatusStopped}
 
 // FinalStatus reports whether status is one a job never leaves.
 func FinalStatus(status string) bool {
@@ -180,6 +187,12 @@ func isIntegerLiteral(s string) bool {
 // StopRequest is the body of POST /stop.
 type StopRequest struct {
 	ID int64 `json:"id"`
+	// Timeout, if given, is this stop's grace period between SIGTERM and
+	// SIGKILL as a Go duration ("3s"): at most the server's (announced in
+	// HeaderStopTimeout); "0s" sends SIGKILL at once. Left out, the
+	// server's applies. A job being stopped already keeps the earlier
+	// SIGKILL.
+	Timeout string `json:"timeout,omitempty"`
 }
 
 // RemoveRequest is the body of POST /remove.
@@ -202,6 +215,9 @@ type Job struct {
 	Args []string `json:"args"`
 	// Status is one of the Status constants.
 	Status string `json:"status"`
+	// QueuePosition is, while the job is queued, how many jobs are ahead
+	// of it in the queue (0: it is next); absent in every other status.
+	QueuePosition *int `json:"queuePosition,omitempty"`
 	// ExitCode is null until the job has ended, and for a job that never
 	// ran; 128+N for a job killed by signal N.
 	ExitCode *int `json:"exitCode"`

@@ -94,6 +94,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		filesCommand(),
 		startCommand(),
 		stopCommand(),
+		killCommand(),
 		rmCommand(),
 		lsCommand(),
 		logsCommand(),

@@ -65,7 +65,7 @@ func TestHelpOrder(t *testing.T) {
 		}
 		got = append(got, m[1])
 	}
-	want := []string{"gen-certs", "serve", "connect", "files,", "start", "stop", "rm", "ls,", "logs", "wait", "inspect", "run", "version", "help", "completion", "man"}
+	want := []string{"gen-certs", "serve", "connect", "files,", "start", "stop", "kill", "rm", "ls,", "logs", "wait", "inspect", "run", "version", "help", "completion", "man"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("help lists %v, want %v", got, want)
 	}

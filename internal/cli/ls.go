@@ -28,13 +28,14 @@ func lsCommand() *ucli.Command {
    Id: 1, Status: Finished, Output: 18. The output is the end of the job's
    output on one line (newlines and control bytes escaped, long output
    shortened with ...), Null when there is none yet. -s keeps the jobs in
-   the statuses named: starting (or queued: waiting for a worker), running,
-   finished, failed, stopped. With no jobs, prints nothing on stdout, and
-   'no jobs' on stderr when stdout is a terminal.
+   the statuses named: queued (waiting for a worker), starting (its process
+   being made), running, stopping (SIGTERM sent, SIGKILL due at the end of
+   the grace period), finished, failed, stopped. With no jobs, prints
+   nothing on stdout, and 'no jobs' on stderr when stdout is a terminal.
 
 EXAMPLES:
    rw ls
-   rw ls -l -s running,starting
+   rw ls -l -s queued,running
    rw ls -q -s finished,failed,stopped | xargs rw rm
    rw ls --json | jq '.jobs[] | select(.status == "failed") | .id'`,
 		Flags: append([]ucli.Flag{
@@ -45,17 +46,6 @@ EXAMPLES:
 		}, connectionFlags()...),
 		Action: lsAction,
 	}
-}
-
-// statusNames are the statuses -s takes: the API's, and "queued" for the
-// jobs waiting for a worker, which the API calls starting.
-var statusNames = map[string]string{
-	api.StatusStarting: api.StatusStarting,
-	"queued":           api.StatusStarting,
-	api.StatusRunning:  api.StatusRunning,
-	api.StatusFinished: api.StatusFinished,
-	api.StatusFailed:   api.StatusFailed,
-	api.StatusStopped:  api.StatusStopped,
 }
 
 func lsAction(c *ucli.Context) error {
@@ -73,9 +63,9 @@ func lsAction(c *ucli.Context) error {
 	}
 	want := map[string]bool{}
 	for _, name := range c.StringSlice("status") {
-		status, ok := statusNames[strings.ToLower(strings.TrimSpace(name))]
-		if !ok {
-			return usagef("-s: %q is not a status: use starting (or queued), running, finished, failed or stopped", name)
+		status := strings.ToLower(strings.TrimSpace(name))
+		if !slices.Contains(api.Statuses, status) {
+			return usagef("-s: %q is not a status: use %s", name, strings.Join(api.Statuses, ", "))
 		}
 		want[status] = true
 	}

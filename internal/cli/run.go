@@ -10,8 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/client"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -83,17 +85,22 @@ func runAction(c *ucli.Context) error {
 	streamed := make(chan struct{})
 	defer close(streamed)
 	var stopped atomic.Bool // the first signal came and the job is being stopped
+	// The goroutines below read the id alone: job is read again at the end.
+	id := job.ID
+	if job.Status == api.StatusQueued {
+		wg.Go(func() { sayQueued(ctx, conn, id, streamed, c.App.ErrWriter) })
+	}
 	wg.Go(func() {
 		select {
 		case <-sigs:
 		case <-streamed:
 			return
 		}
-		fmt.Fprintf(c.App.ErrWriter, "rw: stopping job %d (Ctrl-C again to leave it)\n", job.ID)
+		fmt.Fprintf(c.App.ErrWriter, "rw: stopping job %d (Ctrl-C again to leave it)\n", id)
 		stopped.Store(true)
 		wg.Go(func() {
-			if _, err := conn.Stop(ctx, job.ID, conn.timeout); err != nil && ctx.Err() == nil {
-				fmt.Fprintf(c.App.ErrWriter, "rw: error: stop job %d: %v\n", job.ID, explain(conn, err))
+			if _, err := conn.Stop(ctx, id, conn.timeout, client.StopOptions{}); err != nil && ctx.Err() == nil {
+				fmt.Fprintf(c.App.ErrWriter, "rw: error: stop job %d: %v\n", id, explain(conn, err))
 			}
 		})
 		select {
@@ -117,6 +124,34 @@ func runAction(c *ucli.Context) error {
 		return explain(conn, err)
 	}
 	return jobExit(job, stopped.Load())
+}
+
+// queuedWait is how long rw run waits silently for a queued job to start.
+const queuedWait = time.Second
+
+// sayQueued says on w that job id waits for a worker, and how many jobs
+// are ahead of it, if it still does after queuedWait, so that a run that
+// prints nothing says why. It ends then, or when the stream has ended
+// (done).
+func sayQueued(ctx context.Context, conn *connection, id int64, done <-chan struct{}, w io.Writer) {
+	wait := time.NewTimer(queuedWait)
+	defer wait.Stop()
+	select {
+	case <-wait.C:
+	case <-done:
+		return
+	}
+	qctx, cancel := conn.bounded(ctx)
+	defer cancel()
+	job, err := conn.Query(qctx, id)
+	if err != nil || job.Status != api.StatusQueued {
+		return // the stream says what happens next
+	}
+	if job.QueuePosition != nil {
+		fmt.Fprintf(w, "rw: waiting for a worker (%d ahead)\n", *job.QueuePosition)
+		return
+	}
+	fmt.Fprintln(w, "rw: waiting for a worker")
 }
 
 // jobExit turns a final job into rw run's exit.

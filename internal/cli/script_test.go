@@ -117,8 +117,17 @@ func TestScripts(t *testing.T) {
 			"pidgone":  pidGone,
 		},
 		Condition: func(cond string) (bool, error) {
-			if cond == "root" {
+			switch cond {
+			case "root":
 				return os.Geteuid() == 0, nil
+			case "ipv6":
+				// ::1 can be listened on: IPv6 is not disabled.
+				ln, err := net.Listen("tcp", "[::1]:0")
+				if err != nil {
+					return false, nil
+				}
+				ln.Close()
+				return true, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

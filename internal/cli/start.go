@@ -68,7 +68,7 @@ const spawnWait = time.Second
 // and not an id that looks like success.
 func startFailure(ctx context.Context, conn *connection, job api.Job) error {
 	deadline := time.Now().Add(spawnWait)
-	for job.Status == api.StatusStarting && time.Now().Before(deadline) {
+	for (job.Status == api.StatusQueued || job.Status == api.StatusStarting) && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
 			return nil

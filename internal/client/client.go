@@ -121,15 +121,30 @@ func (c *Client) Start(ctx context.Context, path string, args []string, opts Sta
 // server still waits for the job.
 const FallbackStopTimeout = 5 * time.Minute
 
-// Stop stops job id and returns it in its final status. The server answers
-// once the job has ended, which may take its grace period between SIGTERM
-// and SIGKILL, so Stop first sends GET /query?id=N: the answer confirms that
-// the caller may see the job and announces the grace period. POST /stop is
-// then bounded by the grace period plus timeout, and the query by timeout
-// alone; with a timeout of zero or less only ctx bounds them. ctx may end
-// the whole sooner, and a server that does not announce its grace period is
-// given FallbackStopTimeout.
-func (c *Client) Stop(ctx context.Context, id int64, timeout time.Duration) (api.Job, error) {
+// StopOptions are what a stop request may ask for besides the job: the zero
+// value takes the server's grace period.
+type StopOptions struct {
+	// Grace, if not nil, is this stop's grace period between SIGTERM and
+	// SIGKILL: at most the server's (more is an error matching
+	// ErrUnprocessable); 0 sends SIGKILL at once.
+	Grace *time.Duration
+	// Sending, if not nil, is called on Stop's goroutine just before POST
+	// /stop is sent, with the grace period the job is given: Grace, or the
+	// one the server announces. A caller that waits on the stop can then
+	// say when SIGKILL is due.
+	Sending func(grace time.Duration)
+}
+
+// Stop stops job id as opts says and returns it in its final status. The
+// server answers once the job has ended, which may take its grace period
+// between SIGTERM and SIGKILL, so Stop first sends GET /query?id=N: the
+// answer confirms that the caller may see the job and announces the grace
+// period. POST /stop is then bounded by the grace period (opts.Grace when
+// given) plus timeout, and the query by timeout alone; with a timeout of
+// zero or less only ctx bounds them. ctx may end the whole sooner, and a
+// server that does not announce its grace period is given
+// FallbackStopTimeout.
+func (c *Client) Stop(ctx context.Context, id int64, timeout time.Duration, opts StopOptions) (api.Job, error) {
 	var job api.Job
 	qctx, cancel := withTimeout(ctx, timeout)
 	header, err := c.do(qctx, http.MethodGet, api.PathQuery, url.Values{"id": {strconv.FormatInt(id, 10)}}, nil, &job)
@@ -139,13 +154,24 @@ func (c *Client) Stop(ctx context.Context, id int64, timeout time.Duration) (api
 	if err != nil && !errors.Is(err, ErrForbidden) {
 		return api.Job{}, err
 	}
+	grace := stopTimeout(header)
+	req := api.StopRequest{ID: id}
+	if opts.Grace != nil {
+		// The server refuses a grace period over its own, so the one
+		// asked for is the one the job gets.
+		grace = *opts.Grace
+		req.Timeout = grace.String()
+	}
 	var bound time.Duration
 	if timeout > 0 {
-		bound = stopTimeout(header) + timeout
+		bound = grace + timeout
 	}
 	sctx, cancel := withTimeout(ctx, bound)
 	defer cancel()
-	_, err = c.do(sctx, http.MethodPost, api.PathStop, nil, api.StopRequest{ID: id}, &job)
+	if opts.Sending != nil {
+		opts.Sending(grace)
+	}
+	_, err = c.do(sctx, http.MethodPost, api.PathStop, nil, req, &job)
 	return job, err
 }
 

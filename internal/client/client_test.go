@@ -94,7 +94,7 @@ func TestClientFlow(t *testing.T) {
 	if err != nil || len(jobs) != 1 {
 		t.Errorf("List: %+v, %v", jobs, err)
 	}
-	job, err = c.Stop(ctx, job.ID, 5*time.Second)
+	job, err = c.Stop(ctx, job.ID, 5*time.Second, StopOptions{})
 	if err != nil || job.Status != "finished" {
 		t.Errorf("Stop: %+v, %v", job, err)
 	}

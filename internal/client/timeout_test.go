@@ -98,7 +98,7 @@ func TestSlowAnswerIsTimeout(t *testing.T) {
 	job := startIgnoring(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := c.Stop(ctx, job.ID, time.Second)
+	_, err := c.Stop(ctx, job.ID, time.Second, StopOptions{})
 	if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnreachable) {
 		t.Errorf("got %v, want ErrTimeout", err)
 	}
@@ -133,7 +133,7 @@ func TestStopWaitsForTheGracePeriod(t *testing.T) {
 	e := newEnv(t, grace)
 	c := e.client(t, "alice", e.addr, pki.ServerCACert)
 	job := startIgnoring(t, c)
-	job, err := c.Stop(context.Background(), job.ID, timeout)
+	job, err := c.Stop(context.Background(), job.ID, timeout, StopOptions{})
 	if err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
@@ -143,7 +143,7 @@ func TestStopWaitsForTheGracePeriod(t *testing.T) {
 
 	// A job the caller may not see is refused before any wait.
 	bob := e.client(t, "bob", e.addr, pki.ServerCACert)
-	if _, err := bob.Stop(context.Background(), job.ID, timeout); !errors.Is(err, ErrNotFound) {
+	if _, err := bob.Stop(context.Background(), job.ID, timeout, StopOptions{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("bob stops alice's job: %v, want ErrNotFound", err)
 	}
 }
@@ -173,5 +173,36 @@ func TestStopTimeoutHeader(t *testing.T) {
 				t.Errorf("stopTimeout(%q) = %v, want %v", tc.header, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestStopWithAGraceOfItsOwn checks that Stop's own grace period reaches
+// the server and bounds the wait: the server's is a minute, the request's
+// bound is the one asked for plus the timeout, so only a stop that kills
+// at once answers in time. One over the server's is refused.
+func TestStopWithAGraceOfItsOwn(t *testing.T) {
+	e := newEnv(t, time.Minute)
+	c := e.client(t, "alice", e.addr, pki.ServerCACert)
+	job := startIgnoring(t, c)
+
+	over := 2 * time.Minute
+	if _, err := c.Stop(context.Background(), job.ID, 5*time.Second, StopOptions{Grace: &over}); !errors.Is(err, ErrUnprocessable) {
+		t.Errorf("a grace period over the server's: %v, want ErrUnprocessable", err)
+	}
+
+	var none time.Duration
+	var told []time.Duration
+	job, err := c.Stop(context.Background(), job.ID, 5*time.Second, StopOptions{
+		Grace:   &none,
+		Sending: func(grace time.Duration) { told = append(told, grace) },
+	})
+	if err != nil {
+		t.Fatalf("Stop with no grace period: %v", err)
+	}
+	if job.Status != api.StatusStopped || job.ExitCode == nil || *job.ExitCode != 128+9 {
+		t.Errorf("Stop: status %s, exit code %v; want stopped by SIGKILL", job.Status, job.ExitCode)
+	}
+	if len(told) != 1 || told[0] != 0 {
+		t.Errorf("Sending was told %v, want [0s]", told)
 	}
 }

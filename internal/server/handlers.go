@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,11 +144,20 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.fail(w, c, err)
 		return
 	}
+	grace := s.stopTimeout
+	if req.Timeout != "" {
+		var err error
+		if grace, err = time.ParseDuration(req.Timeout); err != nil || grace < 0 {
+			s.fail(w, c, &apiError{http.StatusUnprocessableEntity, api.CodeInvalidTimeout,
+				fmt.Sprintf("timeout %q is not a grace period: use a duration from 0s to the server's %v, such as 3s", req.Timeout, s.stopTimeout)})
+			return
+		}
+	}
 	if _, err := s.visibleJob(c, auth.ActionStop, req.ID); err != nil {
 		s.fail(w, c, err)
 		return
 	}
-	snap, err := s.pool.Stop(r.Context(), req.ID)
+	snap, err := s.pool.StopWithin(r.Context(), req.ID, grace)
 	if err != nil {
 		s.fail(w, c, err)
 		return
@@ -261,12 +271,10 @@ func parseListOptions(r *http.Request) (listOptions, error) {
 	if v := q.Get("status"); v != "" {
 		opts.statuses = map[string]bool{}
 		for _, st := range strings.Split(v, ",") {
-			switch st {
-			case api.StatusStarting, api.StatusRunning, api.StatusFinished, api.StatusFailed, api.StatusStopped:
-				opts.statuses[st] = true
-			default:
-				return opts, bad(fmt.Sprintf("status %q: use starting, running, finished, failed or stopped, comma-separated", st))
+			if !slices.Contains(api.Statuses, st) {
+				return opts, bad(fmt.Sprintf("status %q: use %s, comma-separated", st, strings.Join(api.Statuses, ", ")))
 			}
+			opts.statuses[st] = true
 		}
 	}
 	return opts, nil

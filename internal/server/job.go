@@ -21,6 +21,7 @@ func (s *Server) jobWithTail(snap worker.Snapshot, tail int64) api.Job {
 		FilePath:        snap.Path,
 		Args:            snap.Args,
 		Status:          string(snap.Status),
+		QueuePosition:   snap.QueuePosition,
 		ExitCode:        snap.ExitCode,
 		Reason:          string(snap.Reason),
 		Error:           snap.Error,

@@ -94,9 +94,11 @@ func (m *Metrics) countTokens(a *auth.Authenticator) {
 // running, an end with its reason.
 func (m *Metrics) ObserveJob(s worker.Snapshot) {
 	switch {
-	case s.Status == worker.StatusStarting:
+	case s.Status == worker.StatusQueued:
 		m.jobStarts.Inc()
-	case s.Status == worker.StatusRunning:
+	case s.Status == worker.StatusRunning, s.Status == worker.StatusStopping && !s.StartedAt.IsZero():
+		// A job stopped while its process was being made is reported
+		// running as stopping.
 		m.startLatency.Observe(s.StartedAt.Sub(s.CreatedAt).Seconds())
 	case s.Status.Final():
 		m.jobEnds.WithLabelValues(string(s.Reason)).Inc()

@@ -94,7 +94,7 @@ type RunConfig struct {
 // ErrListen or ErrPool.
 func Run(ctx context.Context, cfg RunConfig) error {
 	log := cfg.Log
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := listen(cfg.Addr, log)
 	if err != nil {
 		// The address is in the message already; net's "listen tcp"
 		// prefix would only repeat it.
@@ -153,7 +153,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 		// Closed last: health says shutting_down while the jobs stop.
 		defer stopLocal()
 	}
-	logServing(log, cfg, ln.Addr())
+	logServing(log, cfg, ln)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr(), pool)
 	}
@@ -205,7 +205,7 @@ func prepareProcess(log zerolog.Logger) error {
 
 // logServing logs the one line that says the server serves, and how, with
 // a warning first where jobs run with the server's rights or root's.
-func logServing(log zerolog.Logger, cfg RunConfig, addr net.Addr) {
+func logServing(log zerolog.Logger, cfg RunConfig, ln net.Listener) {
 	runAs := "the server's own user"
 	switch c := cfg.Pool.RunAs; {
 	case c == nil:
@@ -216,8 +216,15 @@ func logServing(log zerolog.Logger, cfg RunConfig, addr net.Addr) {
 	default:
 		runAs = c.Name
 	}
-	log.Info().
-		Str("addr", addr.String()).
+	e := log.Info().Str("addr", ln.Addr().String())
+	if m, ok := ln.(*multiListener); ok {
+		addrs := make([]string, 0, len(m.lns))
+		for _, a := range m.Addrs() {
+			addrs = append(addrs, a.String())
+		}
+		e = e.Strs("addrs", addrs)
+	}
+	e.
 		Str("run_as", runAs).
 		Str("jobs_dir", cfg.Pool.JobsDir).
 		Int("workers", cfg.Pool.Workers).

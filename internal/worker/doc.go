@@ -3,9 +3,10 @@
 //
 // A job is started once, from a file inside a configured jobs directory, with
 // exactly the arguments it was given: no shell, no inherited environment,
-// stdin from /dev/null. It moves from StatusStarting to StatusRunning and then
-// to exactly one final status (StatusFinished, StatusFailed or StatusStopped);
-// a job in a final status never runs again.
+// stdin from /dev/null. It moves from StatusQueued through StatusStarting to
+// StatusRunning (through StatusStopping when it is made to stop) and then to
+// exactly one final status (StatusFinished, StatusFailed or StatusStopped); a
+// job in a final status never runs again.
 //
 // The output of a job (stdout and stderr merged in write order) is spooled to
 // a file in a data directory so that the memory of the process does not grow

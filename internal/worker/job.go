@@ -11,16 +11,23 @@ import (
 	"github.com/rw-project/rw/internal/cgroup"
 )
 
-// Status is the state of a job. A job moves from StatusStarting to
-// StatusRunning and ends in exactly one of the final statuses.
+// Status is the state of a job. A job moves from StatusQueued through
+// StatusStarting to StatusRunning, through StatusStopping if it is made to
+// stop, and ends in exactly one of the final statuses.
 type Status string
 
 const (
-	// StatusStarting means the job was accepted and waits for, or is being
-	// taken by, a worker.
+	// StatusQueued means the job was accepted and waits for a worker.
+	StatusQueued Status = "queued"
+	// StatusStarting means a worker took the job and is making its
+	// process.
 	StatusStarting Status = "starting"
 	// StatusRunning means the job's process has been started.
 	StatusRunning Status = "running"
+	// StatusStopping means Stop, Shutdown or the job's time limit is
+	// ending the job: SIGTERM was sent, or is about to be, and SIGKILL
+	// follows at the end of the grace period. It is never final.
+	StatusStopping Status = "stopping"
 	// StatusFinished means the process exited with code 0.
 	StatusFinished Status = "finished"
 	// StatusFailed means the process exited with a non-zero code, was killed
@@ -65,6 +72,9 @@ type Snapshot struct {
 	Path   string
 	Args   []string
 	Status Status
+	// QueuePosition is, for a queued job, how many jobs are ahead of it
+	// in the queue; nil in every other status.
+	QueuePosition *int
 	// ExitCode is nil until the process has ended. A process killed by a
 	// signal has 128 plus the signal number, as shells report it.
 	ExitCode *int
@@ -118,6 +128,13 @@ type job struct {
 	// stopc is closed (once, through stopOnce) when Stop is called.
 	stopc    chan struct{}
 	stopOnce sync.Once
+	// regrace wakes a stop under way to read killAt again: a later Stop
+	// may have brought it forward. It holds at most one wake-up.
+	regrace chan struct{}
+	// seq orders the jobs of the queue: it grows with each job queued,
+	// so the queue, oldest first, is sorted by it. Guarded by the pool's
+	// mu.
+	seq uint64
 
 	mu       sync.Mutex
 	exe      *os.File // the validated executable, until the process starts
@@ -132,7 +149,8 @@ type job struct {
 	pid      int
 	started  time.Time
 	ended    time.Time
-	stopping bool // Stop was called: a worker that takes the job must not start it
+	stopping bool      // Stop was called: a worker that takes the job must not start it
+	killAt   time.Time // when a stop under way sends SIGKILL; zero until a stop
 }
 
 // snapshot copies the job's state under its lock.
@@ -166,16 +184,38 @@ func (j *job) snapshot() Snapshot {
 	return s
 }
 
-// requestStop marks the job as being stopped and wakes its runner; a job
-// already final is left as it is.
-func (j *job) requestStop() {
+// requestStop marks the job as being stopped, with SIGKILL due grace from
+// now, and wakes its runner; a job already final is left as it is. A job
+// being stopped already keeps the earlier of the two deadlines, so a
+// second stop can shorten the grace period but never lengthen it.
+func (j *job) requestStop(grace time.Duration) {
+	at := time.Now().Add(grace)
 	j.mu.Lock()
 	final := j.status.Final()
-	j.stopping = j.stopping || !final
-	j.mu.Unlock()
 	if !final {
-		j.stopOnce.Do(func() { close(j.stopc) })
+		j.stopping = true
+		j.status = StatusStopping
+		if j.killAt.IsZero() || at.Before(j.killAt) {
+			j.killAt = at
+		}
 	}
+	j.mu.Unlock()
+	if final {
+		return
+	}
+	j.stopOnce.Do(func() { close(j.stopc) })
+	select {
+	case j.regrace <- struct{}{}:
+	default: // a wake-up is pending already, and reads the new deadline
+	}
+}
+
+// graceLeft is how long a stop under way has until SIGKILL is due; zero
+// or less when it is due now.
+func (j *job) graceLeft() time.Duration {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return time.Until(j.killAt)
 }
 
 // await waits until the job is final or ctx ends, and returns the job; what

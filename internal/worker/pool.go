@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,7 +35,8 @@ type Pool struct {
 	mu       sync.Mutex
 	cond     *sync.Cond     // signalled when pending grows or the pool closes
 	live     map[int64]*job // jobs not yet final (and final ones whose record could not be written)
-	pending  []*job         // accepted jobs not yet taken by a worker, oldest first
+	pending  []*job         // accepted jobs not yet taken by a worker, oldest first (by seq)
+	queued   uint64         // the seq of the last job queued
 	owned    map[string]int // jobs queued or running (or being started), by owner
 	reserved int            // queue places taken by starts whose records are being written
 	closed   bool
@@ -90,8 +92,9 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		created: time.Now(),
 		done:    make(chan struct{}),
 		stopc:   make(chan struct{}),
+		regrace: make(chan struct{}, 1),
 		exe:     exe,
-		status:  StatusStarting,
+		status:  StatusQueued,
 	}
 	// The record is committed, and the output file made, with no lock
 	// held: the queue place reserved above keeps the queue's bound.
@@ -101,6 +104,9 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		p.disown(spec.Owner)
 		return 0, err
 	}
+	// The report of the job queued is taken before a worker can see it:
+	// one may take it at once.
+	queuedAt := j.snapshot()
 	p.mu.Lock()
 	p.reserved--
 	p.cond.Broadcast() // Shutdown waits for reservations to end
@@ -115,11 +121,17 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		return 0, ErrShuttingDown
 	}
 	p.live[j.id] = j
+	p.queued++
+	j.seq = p.queued
 	p.pending = append(p.pending, j)
+	ahead := len(p.pending) - 1
+	queuedAt.QueuePosition = &ahead
 	p.cond.Signal()
 	p.mu.Unlock()
 
-	p.changed(j)
+	if p.cfg.OnChange != nil {
+		p.cfg.OnChange(queuedAt)
+	}
 	return j.id, nil
 }
 
@@ -162,6 +174,18 @@ func (p *Pool) unreserve() {
 // ended returns it unchanged. If ctx ends first, Stop returns ctx's error and
 // the job is stopped all the same.
 func (p *Pool) Stop(ctx context.Context, id int64) (Snapshot, error) {
+	return p.StopWithin(ctx, id, p.cfg.StopTimeout)
+}
+
+// StopWithin is Stop with a grace period of its own between SIGTERM and
+// SIGKILL: at most the pool's stop timeout (more is ErrInvalidTimeout), and
+// 0 sends SIGKILL at once, without SIGTERM. A job being stopped already
+// keeps whichever SIGKILL comes first, so a second stop with a shorter
+// grace period shortens the first's.
+func (p *Pool) StopWithin(ctx context.Context, id int64, grace time.Duration) (Snapshot, error) {
+	if grace < 0 || grace > p.cfg.StopTimeout {
+		return Snapshot{}, fmt.Errorf("grace period %v is not within the server's maximum of %v: ask for at most that, or 0 to kill at once: %w", grace, p.cfg.StopTimeout, ErrInvalidTimeout)
+	}
 	j := p.liveJob(id)
 	if j == nil {
 		return p.recorded(id)
@@ -173,7 +197,7 @@ func (p *Pool) Stop(ctx context.Context, id int64) (Snapshot, error) {
 		p.cancelQueued(j)
 		return j.snapshot(), nil
 	}
-	j.requestStop()
+	j.requestStop(grace)
 	return j.await(ctx, "stop")
 }
 
@@ -189,7 +213,7 @@ func (p *Pool) Wait(ctx context.Context, id int64) (Snapshot, error) {
 // Query returns a snapshot of job id, or ErrNotFound.
 func (p *Pool) Query(id int64) (Snapshot, error) {
 	if j := p.liveJob(id); j != nil {
-		return j.snapshot(), nil
+		return p.snapshot(j), nil
 	}
 	return p.recorded(id)
 }
@@ -274,7 +298,7 @@ func (p *Pool) Tail(id int64, n int64) ([]byte, bool, error) {
 func (p *Pool) Scan(after int64, fn func(Snapshot) bool) error {
 	err := p.store.Scan(after, func(r store.Record) bool {
 		if j := p.liveJob(r.ID); j != nil {
-			return fn(j.snapshot())
+			return fn(p.snapshot(j))
 		}
 		return fn(snapshotOf(r))
 	})
@@ -295,6 +319,9 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.closed = true
 	pending := p.pending
 	p.pending = nil
+	for _, j := range pending {
+		j.unqueue(StatusStopping)
+	}
 	jobs := make([]*job, 0, len(p.live))
 	for _, j := range p.live {
 		jobs = append(jobs, j)
@@ -309,7 +336,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 		p.cancelQueued(j)
 	}
 	for _, j := range jobs {
-		j.requestStop()
+		j.requestStop(p.cfg.StopTimeout)
 	}
 	// The waiter ends with the workers, which end once their jobs have
 	// (within the stop timeout), whether or not ctx lets us wait for them.
@@ -357,15 +384,53 @@ func (p *Pool) liveJob(id int64) *job {
 	return p.live[id]
 }
 
-// dequeue removes j from the pending queue and reports whether it was there.
-// The caller holds p.mu.
+// dequeue removes j from the pending queue, to be stopped, and reports
+// whether it was there. The caller holds p.mu.
 func (p *Pool) dequeue(j *job) bool {
-	i := slices.Index(p.pending, j)
-	if i < 0 {
+	i, ok := p.queueIndex(j)
+	if !ok {
 		return false
 	}
 	p.pending = slices.Delete(p.pending, i, i+1)
+	j.unqueue(StatusStopping)
 	return true
+}
+
+// queueIndex finds j in the pending queue, which is sorted by seq, by
+// binary search: a list of a long queue asks for every job's place. The
+// caller holds p.mu.
+func (p *Pool) queueIndex(j *job) (int, bool) {
+	return slices.BinarySearchFunc(p.pending, j.seq, func(q *job, seq uint64) int {
+		return cmp.Compare(q.seq, seq)
+	})
+}
+
+// unqueue gives a job that has just left the queue its next status, so
+// that a job says queued exactly while it is in the queue. The caller
+// holds p.mu.
+func (j *job) unqueue(status Status) {
+	j.mu.Lock()
+	j.status = status
+	j.mu.Unlock()
+}
+
+// snapshot is j.snapshot, with j's place in the queue while it is queued.
+// Leaving the queue changes a job's status under p.mu (unqueue), so a job
+// still queued under p.mu is in the queue.
+func (p *Pool) snapshot(j *job) Snapshot {
+	s := j.snapshot()
+	if s.Status != StatusQueued {
+		return s
+	}
+	p.mu.Lock()
+	i, ok := p.queueIndex(j)
+	p.mu.Unlock()
+	if !ok {
+		// Taken or stopped since: its status has moved on.
+		return j.snapshot()
+	}
+	s.QueuePosition = &i
+	return s
 }
 
 // next waits for a pending job and takes it; it returns nil once the pool is
@@ -381,6 +446,7 @@ func (p *Pool) next() *job {
 	}
 	j := p.pending[0]
 	p.pending = slices.Delete(p.pending, 0, 1)
+	j.unqueue(StatusStarting)
 	return j
 }
 
@@ -392,6 +458,6 @@ func (p *Pool) cancelQueued(j *job) {
 
 func (p *Pool) changed(j *job) {
 	if p.cfg.OnChange != nil {
-		p.cfg.OnChange(j.snapshot())
+		p.cfg.OnChange(p.snapshot(j))
 	}
 }

@@ -87,10 +87,14 @@ func (p *Pool) prepare(j *job) (*launch, *ending) {
 	return l, nil
 }
 
-// markRunning records that j's process pid exists.
+// markRunning records that j's process pid exists. A job that Stop came
+// to while its process was being made stays stopping: supervise stops it
+// at once.
 func (p *Pool) markRunning(j *job, pid int) {
 	j.mu.Lock()
-	j.status = StatusRunning
+	if j.status != StatusStopping {
+		j.status = StatusRunning
+	}
 	j.pid = pid
 	j.started = time.Now()
 	j.mu.Unlock()

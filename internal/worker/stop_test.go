@@ -323,3 +323,82 @@ func TestNoFileDescriptorLeaks(t *testing.T) {
 		t.Errorf("%d file descriptors open after Shutdown, %d before", after, before)
 	}
 }
+
+// waitStatus polls job id until it is in status want.
+func waitStatus(t *testing.T, p *Pool, id int64, want Status) Snapshot {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s, err := p.Query(id)
+		if err == nil && s.Status == want {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %d is %s (%v), never %s", id, s.Status, err, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestStopShowsStoppingAndASecondStopShortensTheGrace(t *testing.T) {
+	p := newPool(t, Config{StopTimeout: time.Hour})
+	id := start(t, p, "ignore-term")
+	waitForLine(t, p, id, "ready")
+	first := make(chan Snapshot, 1)
+	go func() {
+		s, _ := p.Stop(context.Background(), id)
+		first <- s
+	}()
+	// The job ignores SIGTERM: it stays stopping for the hour's grace
+	// period, unless a shorter stop cuts it.
+	waitStatus(t, p, id, StatusStopping)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := p.StopWithin(ctx, id, 0)
+	if err != nil {
+		t.Fatalf("a second stop with no grace period: %v", err)
+	}
+	if s.Status != StatusStopped || s.ExitCode == nil || *s.ExitCode != 137 || !strings.Contains(s.Error, "SIGKILL") {
+		t.Errorf("after the second stop: %s, code %v, %q; want stopped, 137, killed with SIGKILL", s.Status, fmtCode(s.ExitCode), s.Error)
+	}
+	if s := <-first; s.Status != StatusStopped {
+		t.Errorf("the first stop returned %s, want stopped", s.Status)
+	}
+	// A longer grace period does not lengthen a shorter one under way,
+	// and a stop of an ended job leaves it as it was.
+	if again, err := p.StopWithin(ctx, id, time.Hour); err != nil || again.Status != StatusStopped || !again.EndedAt.Equal(s.EndedAt) {
+		t.Errorf("stop of the stopped job: %s, %v", again.Status, err)
+	}
+}
+
+func TestStopWithNoGraceSendsSIGKILLAlone(t *testing.T) {
+	p := newPool(t, Config{StopTimeout: time.Hour})
+	// "sleep" dies of SIGTERM (143): 137 says it got SIGKILL first.
+	id := start(t, p, "sleep", "1h")
+	waitForLine(t, p, id, "ready")
+	s, err := p.StopWithin(context.Background(), id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != StatusStopped || s.Reason != ReasonStopped || s.ExitCode == nil || *s.ExitCode != 137 {
+		t.Errorf("got %s, %s, code %v; want stopped, stopped, 137", s.Status, s.Reason, fmtCode(s.ExitCode))
+	}
+}
+
+func TestStopWithinRefusesAGraceOverThePools(t *testing.T) {
+	p := newPool(t, Config{StopTimeout: 2 * time.Second})
+	id := start(t, p, "sleep", "1h")
+	waitForLine(t, p, id, "ready")
+	for _, grace := range []time.Duration{-time.Second, 3 * time.Second} {
+		_, err := p.StopWithin(context.Background(), id, grace)
+		if !errors.Is(err, ErrInvalidTimeout) || !strings.Contains(err.Error(), "2s") {
+			t.Errorf("StopWithin(%v): %v, want ErrInvalidTimeout naming the maximum, 2s", grace, err)
+		}
+	}
+	if s, _ := p.Query(id); s.Status != StatusRunning {
+		t.Errorf("a refused stop changed the job: %s", s.Status)
+	}
+	if s, err := p.StopWithin(context.Background(), id, 2*time.Second); err != nil || s.Status != StatusStopped {
+		t.Errorf("StopWithin the maximum: %s, %v", s.Status, err)
+	}
+}

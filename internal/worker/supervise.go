@@ -56,11 +56,13 @@ func (p *Pool) supervise(j *job, pr *proc) ending {
 	select {
 	case <-exited:
 	case <-j.stopc:
-		stop = p.stopGroup(pid, exited, kill)
+		stop = p.stopGroup(j, pid, exited, kill)
 	case <-limit:
-		// The same stop as Stop's, named for the time limit.
+		// The same stop as Stop's, with the pool's grace period, named
+		// for the time limit. A Stop that comes during it may shorten it.
+		j.requestStop(p.cfg.StopTimeout)
 		stop = timedOut
-		if p.stopGroup(pid, exited, kill) == killedAfterGrace {
+		if p.stopGroup(j, pid, exited, kill) == killedAfterGrace {
 			stop = timedOutKilled
 		}
 	}
@@ -92,19 +94,31 @@ func readInitReport(init *jobinit.Status, end *ending) {
 	}
 }
 
-// stopGroup sends SIGTERM to the group led by pid, waits the stop timeout
-// for the leader to exit, or less if the pool is killed, then sends SIGKILL
-// to the group and calls kill, which kills the job's cgroup. It returns
-// once the leader has exited, with the way it was made to.
-func (p *Pool) stopGroup(pid int, exited <-chan struct{}, kill func()) stopCause {
-	signalGroup(pid, syscall.SIGTERM)
-	grace := time.NewTimer(p.cfg.StopTimeout)
-	defer grace.Stop()
-	select {
-	case <-exited:
-		return stoppedOnRequest
-	case <-grace.C:
-	case <-p.killc:
+// stopGroup sends SIGTERM to the group led by pid, waits until the job's
+// SIGKILL is due (j.killAt, which a later Stop may bring forward) for the
+// leader to exit, or less if the pool is killed, then sends SIGKILL to the
+// group and calls kill, which kills the job's cgroup. A stop with no grace
+// period left sends SIGKILL alone. It returns once the leader has exited,
+// with the way it was made to.
+func (p *Pool) stopGroup(j *job, pid int, exited <-chan struct{}, kill func()) stopCause {
+	if left := j.graceLeft(); left > 0 {
+		signalGroup(pid, syscall.SIGTERM)
+		grace := time.NewTimer(left)
+		defer grace.Stop()
+	wait:
+		for {
+			select {
+			case <-exited:
+				return stoppedOnRequest
+			case <-grace.C:
+				break wait
+			case <-p.killc:
+				break wait
+			case <-j.regrace:
+				// A later Stop may have brought SIGKILL forward.
+				grace.Reset(j.graceLeft())
+			}
+		}
 	}
 	signalGroup(pid, syscall.SIGKILL)
 	kill()
