@@ -33,7 +33,7 @@ type fixture struct {
 	tokenKey *Issued
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	generate(t, dir, false, "alice:admin", "bob")
@@ -56,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) path(name string) string { return filepath.Join(f.dir, name) }
 
 // client returns the issued identity of a generated user.
-func (f *fixture) client(t *testing.T, user string) *Issued {
+func (f *fixture) client(t testing.TB, user string) *Issued {
 	t.Helper()
 	certPath, keyPath, _ := ClientFiles(user)
 	c, err := ReadIssued(f.path(certPath), f.path(keyPath))

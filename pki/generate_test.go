@@ -13,7 +13,7 @@ import (
 )
 
 // generate runs Generate into dir and fails the test on error.
-func generate(t *testing.T, dir string, force bool, users ...string) Report {
+func generate(t testing.TB, dir string, force bool, users ...string) Report {
 	t.Helper()
 	var specs []UserSpec
 	for _, u := range users {

@@ -34,6 +34,10 @@ const DefaultTokenLifetime = 30 * 24 * time.Hour
 // server for exp, nbf and iat.
 const tokenSkew = 30 * time.Second
 
+// A token's nbf and iat are backdated as certificates are (backdate): a
+// token made on a host whose clock runs minutes ahead of the server's is
+// valid at once, where tokenSkew alone would refuse it as not valid yet.
+
 // Errors of VerifyToken, one per check, so that the server can say which
 // check failed.
 var (
@@ -56,7 +60,8 @@ func Thumbprint(cert *x509.Certificate) string {
 }
 
 // IssueToken signs a token for the user named by cert's common name, bound to
-// cert, valid from now for lifetime.
+// cert, valid for lifetime from now; its nbf and iat are backdated by five
+// minutes, as certificates are, for servers whose clocks run behind.
 func IssueToken(key *ecdsa.PrivateKey, cert *x509.Certificate, now time.Time, lifetime time.Duration) (string, error) {
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
@@ -65,8 +70,8 @@ func IssueToken(key *ecdsa.PrivateKey, cert *x509.Certificate, now time.Time, li
 	tok, err := jwt.NewBuilder().
 		Issuer(TokenIssuer).
 		Audience([]string{TokenAudience}).
-		IssuedAt(now).
-		NotBefore(now).
+		IssuedAt(now.Add(-backdate)).
+		NotBefore(now.Add(-backdate)).
 		Expiration(now.Add(lifetime)).
 		JwtID(hex.EncodeToString(jti[:])).
 		Claim("user", cert.Subject.CommonName).
@@ -86,9 +91,11 @@ func IssueToken(key *ecdsa.PrivateKey, cert *x509.Certificate, now time.Time, li
 // verified certificate, and returns the identity they prove together. The
 // error wraps one of the ErrToken* sentinels.
 //
-// Only ES256 with pub is accepted: jwx refuses a token whose header names
-// another algorithm, which rules out "alg: none" and HMAC tokens signed
-// with the public key as the secret.
+// Only a token whose header says exactly "alg": "ES256" (and "typ": "JWT"
+// when it has a typ), signed by pub, is accepted: this rules out "alg:
+// none" and HMAC tokens signed with the public key as the secret, and a
+// header that names a key, a certificate or a critical extension is
+// refused. The date claims must be integer seconds.
 func VerifyToken(raw string, pub *ecdsa.PublicKey, cert *x509.Certificate, now time.Time) (Identity, error) {
 	id, _, err := VerifyTokenExpiry(raw, pub, cert, now)
 	return id, err
@@ -99,6 +106,9 @@ func VerifyToken(raw string, pub *ecdsa.PublicKey, cert *x509.Certificate, now t
 func VerifyTokenExpiry(raw string, pub *ecdsa.PublicKey, cert *x509.Certificate, now time.Time) (Identity, time.Time, error) {
 	id, err := ClientIdentity(cert)
 	if err != nil {
+		return Identity{}, time.Time{}, err
+	}
+	if err := checkTokenForm(raw); err != nil {
 		return Identity{}, time.Time{}, err
 	}
 	tok, err := jwt.ParseString(raw,

@@ -102,8 +102,8 @@ func TestVerifyToken(t *testing.T) {
 		{"wrong issuer", craft(t, key, jwa.ES256, with(good, "iss", "someone-else")), alice, ErrTokenIssuer},
 		{"wrong audience", craft(t, key, jwa.ES256, with(good, "aud", []string{"other-api"})), alice, ErrTokenAudience},
 		{"signed by another key", craft(t, other, jwa.ES256, good), alice, ErrTokenSignature},
-		{"alg none", unsigned(t, good), alice, ErrTokenSignature},
-		{"HS256 with the public key as secret", craft(t, pubDER, jwa.HS256, good), alice, ErrTokenSignature},
+		{"alg none", unsigned(t, good), alice, ErrTokenMalformed},
+		{"HS256 with the public key as secret", craft(t, pubDER, jwa.HS256, good), alice, ErrTokenMalformed},
 		{"alice's token with bob's certificate", issued, bob, ErrTokenUser},
 		{"user claim not matching the certificate", craft(t, key, jwa.ES256, with(good, "user", "bob")), alice, ErrTokenUser},
 		{"bound to another certificate", craft(t, key, jwa.ES256, with(goodClaims(bob, now), "user", "alice")), alice, ErrTokenBinding},
@@ -153,5 +153,30 @@ func TestVerifyTokenNeedsARoleInTheCertificate(t *testing.T) {
 	}
 	if _, err := VerifyToken(token, &f.tokenKey.Key.PublicKey, norole.Cert, time.Now()); err == nil {
 		t.Fatal("a certificate without a role was accepted")
+	}
+}
+
+// A token made on a host whose clock runs ahead of the server's is valid at
+// once, as a certificate made there is: both are backdated.
+func TestIssueTokenToleratesAClockAhead(t *testing.T) {
+	f := newFixture(t)
+	alice := f.client(t, "alice").Cert
+	server := time.Now()
+	for _, ahead := range []time.Duration{0, time.Minute, 4 * time.Minute} {
+		token, err := IssueToken(f.tokenKey.Key, alice, server.Add(ahead), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := VerifyToken(token, &f.tokenKey.Key.PublicKey, alice, server); err != nil {
+			t.Errorf("token made %v ahead: %v", ahead, err)
+		}
+	}
+	// Past the backdating and the skew, it is not valid yet.
+	token, err := IssueToken(f.tokenKey.Key, alice, server.Add(backdate+tokenSkew+time.Minute), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyToken(token, &f.tokenKey.Key.PublicKey, alice, server); !errors.Is(err, ErrTokenNotYetValid) {
+		t.Errorf("token made %v ahead: error %v, want %v", backdate+tokenSkew+time.Minute, err, ErrTokenNotYetValid)
 	}
 }

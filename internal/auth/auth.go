@@ -51,14 +51,9 @@ func (a *Authenticator) Identify(authorization string, cert *x509.Certificate) (
 	if cert == nil {
 		return pki.Identity{}, ErrNoCertificate
 	}
-	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
-	// The scheme is case-insensitive (RFC 7235 2.1).
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return pki.Identity{}, ErrNoToken
-	}
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return pki.Identity{}, ErrNoToken
+	token, err := bearerToken(authorization)
+	if err != nil {
+		return pki.Identity{}, err
 	}
 	now := a.now()
 	key := cacheKey(token, pki.Thumbprint(cert))
@@ -71,6 +66,21 @@ func (a *Authenticator) Identify(authorization string, cert *x509.Certificate) (
 	}
 	a.cache.put(key, id, expires)
 	return id, nil
+}
+
+// bearerToken returns the token of an Authorization header's value: the
+// scheme "Bearer", in any case (RFC 7235 2.1), a space, then the token,
+// with the spaces around it dropped. The error is ErrNoToken.
+func bearerToken(authorization string) (string, error) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", ErrNoToken
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return "", ErrNoToken
+	}
+	return token, nil
 }
 
 // Action is something a caller asks to do.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"strconv"
 
@@ -68,31 +69,41 @@ func limitValues(c *ucli.Context, prefix string, only func(name string) bool) (w
 			continue
 		}
 		set[f.name] = true
-		v := c.String(flag)
-		var err error
-		switch f.name {
-		case "memory":
-			l.MemoryBytes, err = parseBytes(v)
-		case "io-read":
-			l.IOReadBytesPerSec, err = parseBytes(v)
-		case "io-write":
-			l.IOWriteBytesPerSec, err = parseBytes(v)
-		case "pids":
-			l.Pids, err = strconv.ParseInt(v, 10, 64)
-			if err != nil || l.Pids < 0 {
-				err = fmt.Errorf("%q is not a count of processes: use a whole number, 0 for no limit", v)
-			}
-		case "cpus":
-			l.CPUs, err = strconv.ParseFloat(v, 64)
-			if err != nil || l.CPUs < 0 {
-				err = fmt.Errorf("%q is not a number of CPUs: use a number such as 0.5 or 2, 0 for no limit", v)
-			}
-		}
-		if err != nil {
+		if err := parseLimit(&l, f.name, c.String(flag)); err != nil {
 			return worker.Limits{}, nil, usagef("--%s: %v", flag, err)
 		}
 	}
 	return l, set, nil
+}
+
+// parseLimit reads v into the field of l that the limit flag name (without
+// its prefix) sets: a size for memory and IO, a count for pids, a number
+// for cpus.
+func parseLimit(l *worker.Limits, name, v string) error {
+	var err error
+	switch name {
+	case "memory":
+		l.MemoryBytes, err = parseBytes(v)
+	case "io-read":
+		l.IOReadBytesPerSec, err = parseBytes(v)
+	case "io-write":
+		l.IOWriteBytesPerSec, err = parseBytes(v)
+	case "pids":
+		l.Pids, err = strconv.ParseInt(v, 10, 64)
+		if err != nil || l.Pids < 0 {
+			err = fmt.Errorf("%q is not a count of processes: use a whole number, 0 for no limit", v)
+		}
+	case "cpus":
+		l.CPUs, err = strconv.ParseFloat(v, 64)
+		// ParseFloat reads "NaN" and "Inf" too, which no limit can be and
+		// JSON cannot carry.
+		if err != nil || l.CPUs < 0 || math.IsNaN(l.CPUs) || math.IsInf(l.CPUs, 0) {
+			err = fmt.Errorf("%q is not a number of CPUs: use a number such as 0.5 or 2, 0 for no limit", v)
+		}
+	default:
+		err = fmt.Errorf("no limit %q", name)
+	}
+	return err
 }
 
 // serverLimits reads rw serve's default and maximum job limits and checks

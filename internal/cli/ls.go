@@ -41,7 +41,7 @@ EXAMPLES:
 		Flags: append([]ucli.Flag{
 			&ucli.StringSliceFlag{Name: "status", Aliases: []string{"s"}, Usage: "only jobs in these statuses, comma-separated or repeated"},
 			&ucli.BoolFlag{Name: "json", Usage: "print the API's JSON"},
-			&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with exit code, reason, owner, age, duration, CPU time, peak memory and command"},
+			&ucli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "an aligned table with exit code, reason, owner, age, duration, CPU time, peak memory and command (its first 40 characters)"},
 			&ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print the ids alone"},
 		}, connectionFlags()...),
 		Action: lsAction,
@@ -112,7 +112,7 @@ func lsAction(c *ucli.Context) error {
 		for _, j := range jobs {
 			cpu, mem := usageText(j.Usage)
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, exitText(j.ExitCode), orDefault(j.Reason, "-"),
-				j.Owner, agoText(j.CreatedAt, now), runTimeText(j, now), cpu, mem, commandText(j), outputText(j.Output, j.OutputTruncated, 40))
+				j.Owner, agoText(j.CreatedAt, now), runTimeText(j, now), cpu, mem, commandText(j, commandWidth), outputText(j.Output, j.OutputTruncated, 40))
 		}
 		return tw.Flush()
 	}
@@ -298,16 +298,61 @@ func runTimeText(j api.Job, now time.Time) string {
 	return d.Round(time.Millisecond).String()
 }
 
-// commandText shows a job's path and arguments as a shell would need them.
-func commandText(j api.Job) string {
-	parts := []string{j.FilePath}
+// commandWidth caps the COMMAND column of rw ls -l: tabwriter pads every
+// line to the widest cell, so one job with long arguments would otherwise
+// widen the whole table.
+const commandWidth = 40
+
+// commandText shows a job's path and arguments as a shell would need them,
+// escaped as output is, in at most width characters: a longer command
+// keeps its start, where the program is, and ends in "...". It is cut
+// before it is escaped, so that an escape or a quote is kept whole or not
+// at all.
+func commandText(j api.Job, width int) string {
+	pieces := escapedRunes(nil, j.FilePath, false)
 	for _, a := range j.Args {
-		if a == "" || strings.ContainsFunc(a, func(r rune) bool {
+		pieces = append(pieces, " ")
+		quote := a == "" || strings.ContainsFunc(a, func(r rune) bool {
 			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("-_./=:,+@%", r)
-		}) {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		})
+		if quote {
+			pieces = append(pieces, "'")
 		}
-		parts = append(parts, escape(a))
+		pieces = escapedRunes(pieces, a, quote)
+		if quote {
+			pieces = append(pieces, "'")
+		}
 	}
-	return strings.Join(parts, " ")
+	total := 0
+	for _, p := range pieces {
+		total += utf8.RuneCountInString(p)
+	}
+	if total <= width {
+		return strings.Join(pieces, "")
+	}
+	room := width - len(ellipsis)
+	var b strings.Builder
+	for _, p := range pieces {
+		if room -= utf8.RuneCountInString(p); room < 0 {
+			break
+		}
+		b.WriteString(p)
+	}
+	return b.String() + ellipsis
+}
+
+// escapedRunes appends to pieces each rune of s, escaped; in an argument
+// in single quotes, a single quote becomes the shell's close, escaped
+// quote, open sequence, as one piece.
+func escapedRunes(pieces []string, s string, quoted bool) []string {
+	for i := 0; i < len(s); {
+		_, n := utf8.DecodeRuneInString(s[i:])
+		if quoted && s[i] == '\'' {
+			pieces = append(pieces, `'\''`)
+		} else {
+			pieces = append(pieces, escape(s[i:i+n]))
+		}
+		i += n
+	}
+	return pieces
 }

@@ -116,3 +116,57 @@ func TestRunTimeText(t *testing.T) {
 		})
 	}
 }
+
+func TestCommandText(t *testing.T) {
+	long := make([]string, 2000)
+	for i := range long {
+		long[i] = "arg"
+	}
+	tests := []struct {
+		name string
+		path string
+		args []string
+		want string
+	}{
+		{"plain", "add.exe", []string{"8", "10"}, "add.exe 8 10"},
+		{"no args", "tools/b.sh", nil, "tools/b.sh"},
+		{"quoted", "echo.sh", []string{"a b", ""}, "echo.sh 'a b' ''"},
+		{"a quote in a quoted argument", "echo.sh", []string{"it's"}, `echo.sh 'it'\''s'`},
+		{"escapes", "echo.sh", []string{"a\nb"}, `echo.sh 'a\nb'`},
+		{"exactly the width", "a.sh", []string{strings.Repeat("x", 35)}, "a.sh " + strings.Repeat("x", 35)},
+		{"one over the width", "a.sh", []string{strings.Repeat("x", 36)}, "a.sh " + strings.Repeat("x", 32) + "..."},
+		{"thousands of arguments", "tick.sh", long, "tick.sh" + strings.Repeat(" arg", 7) + " a..."},
+		// The cut falls inside \n: it is left out whole.
+		{"an escape at the cut", "echo.sh", []string{strings.Repeat("x", 27) + "\n" + "tail"}, "echo.sh '" + strings.Repeat("x", 27) + "..."},
+		{"a quote sequence at the cut", "echo.sh", []string{strings.Repeat("x", 25) + "'" + "tail"}, "echo.sh '" + strings.Repeat("x", 25) + "..."},
+		{"runes, not bytes", "é.sh", []string{strings.Repeat("é", 40)}, "é.sh " + strings.Repeat("é", 32) + "..."},
+		{"a control byte in the path", "a\x01.sh", nil, `a\x01.sh`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := commandText(api.Job{FilePath: tc.path, Args: tc.args}, commandWidth)
+			if got != tc.want {
+				t.Errorf("commandText = %q, want %q", got, tc.want)
+			}
+			if n := utf8.RuneCountInString(got); n > commandWidth {
+				t.Errorf("%d characters, over %d", n, commandWidth)
+			}
+		})
+	}
+}
+
+// The case of the report: a job's output cut in the middle of what escape
+// makes of a newline keeps the backslash with its n, or drops both.
+func TestOutputTextKeepsEscapesWhole(t *testing.T) {
+	out := strings.Repeat("tick 1\n", 20) + "tick 2\n"
+	for width := 8; width <= 30; width++ {
+		got := outputText(&out, true, width)
+		kept := strings.TrimPrefix(got, ellipsis)
+		if strings.HasPrefix(kept, "n") {
+			t.Errorf("width %d: %q starts with the n of a cut \\n", width, got)
+		}
+		if !strings.HasSuffix(escape(strings.TrimSuffix(out, "\n")), kept) {
+			t.Errorf("width %d: %q is not the end of the escaped output", width, got)
+		}
+	}
+}

@@ -171,6 +171,9 @@ func serveConfig(c *ucli.Context) (server.RunConfig, error) {
 	if err != nil {
 		return server.RunConfig{}, withHint(err, "run 'rw gen-certs' to create it, or copy %s from where the PKI was made", pki.TokenPub)
 	}
+	if err := pki.CheckServerDir(dir); err != nil {
+		return server.RunConfig{}, err
+	}
 	if pool.RunAs, err = runAs(c.String("run-as")); err != nil {
 		return server.RunConfig{}, err
 	}

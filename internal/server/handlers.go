@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,51 +30,6 @@ func (s *Server) fail(w http.ResponseWriter, c *caller, err error) {
 // caller may not see: the two must be indistinguishable.
 func errNoJob(id int64) error {
 	return &apiError{http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("no job %d (or it is not yours)", id)}
-}
-
-// decodeBody reads a JSON body of at most api.MaxBodyBytes into v, refusing
-// unknown fields and trailing data.
-func decodeBody(w http.ResponseWriter, r *http.Request, c *caller, v any) error {
-	rc := http.NewResponseController(w)
-	// The whole request, headers and body, must arrive by the caller's
-	// read deadline: a body that trickles in, or stops short of its
-	// Content-Length, must not hold a connection.
-	_ = rc.SetReadDeadline(c.readBy)
-	timedOut := false
-	defer func() {
-		// The deadline must not outlive the body: the connection's
-		// background read would otherwise end a long response when it
-		// fires. After a timeout it stays passed, so that the server does
-		// not wait to drain a body that may never come.
-		if !timedOut {
-			_ = rc.SetReadDeadline(time.Time{})
-		}
-	}()
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, api.MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			timedOut = true
-			w.Header().Set("Connection", "close")
-			return &apiError{http.StatusRequestTimeout, api.CodeRequestTimeout, "the request body did not arrive in time: send it whole, at once"}
-		}
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) || errors.Is(err, api.ErrArgType) {
-			return err
-		}
-		if errors.Is(err, io.EOF) {
-			return &apiError{http.StatusBadRequest, api.CodeBadRequest, "empty request body: send a JSON object"}
-		}
-		return &apiError{http.StatusBadRequest, api.CodeBadRequest, "malformed JSON body: " + err.Error()}
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return err
-		}
-		return &apiError{http.StatusBadRequest, api.CodeBadRequest, "malformed JSON body: data after the object"}
-	}
-	return nil
 }
 
 // validateArgs applies the API's limits on job arguments.

@@ -127,16 +127,18 @@ func New(cfg Config) *Server {
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = stopTimeout + 30*time.Second
 	}
+	// Every route checks its query string: none takes one but /query and
+	// /logs.
 	s.routes = map[string]route{
-		api.PathStart:   {http.MethodPost, s.handleStart},
-		api.PathStop:    {http.MethodPost, s.handleStop},
-		api.PathQuery:   {http.MethodGet, s.handleQuery},
-		api.PathLogs:    {http.MethodGet, s.handleLogs},
-		api.PathRemove:  {http.MethodPost, s.handleRemove},
-		api.PathMetrics: {http.MethodGet, s.handleMetrics},
-		api.PathHealth:  {http.MethodGet, s.handleHealth},
-		api.PathVersion: {http.MethodGet, s.handleVersion},
-		api.PathFiles:   {http.MethodGet, s.handleFiles},
+		api.PathStart:   {http.MethodPost, withParams(s.handleStart)},
+		api.PathStop:    {http.MethodPost, withParams(s.handleStop)},
+		api.PathQuery:   {http.MethodGet, withParams(s.handleQuery, queryParams...)},
+		api.PathLogs:    {http.MethodGet, withParams(s.handleLogs, logsParams...)},
+		api.PathRemove:  {http.MethodPost, withParams(s.handleRemove)},
+		api.PathMetrics: {http.MethodGet, withParams(s.handleMetrics)},
+		api.PathHealth:  {http.MethodGet, withParams(s.handleHealth)},
+		api.PathVersion: {http.MethodGet, withParams(s.handleVersion)},
+		api.PathFiles:   {http.MethodGet, withParams(s.handleFiles)},
 	}
 	return s
 }
