@@ -7,7 +7,6 @@ import (
 
 	"github.com/rw-project/rw/internal/api"
 	"github.com/rw-project/rw/internal/client"
-	"github.com/rw-project/rw/internal/worker"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -59,8 +58,8 @@ func requestLimitFlags() []ucli.Flag {
 
 // limitValues reads the five limit flags named prefix+NAME, each as its
 // kind says; set tells which were given.
-func limitValues(c *ucli.Context, prefix string, only func(name string) bool) (worker.Limits, map[string]bool, error) {
-	var l worker.Limits
+func limitValues(c *ucli.Context, prefix string, only func(name string) bool) (api.Limits, map[string]bool, error) {
+	var l api.Limits
 	set := map[string]bool{}
 	for _, f := range limitFlags {
 		flag := prefix + f.name
@@ -89,26 +88,10 @@ func limitValues(c *ucli.Context, prefix string, only func(name string) bool) (w
 			}
 		}
 		if err != nil {
-			return worker.Limits{}, nil, usagef("--%s: %v", flag, err)
+			return api.Limits{}, nil, usagef("--%s: %v", flag, err)
 		}
 	}
 	return l, set, nil
-}
-
-// serverLimits reads rw serve's default and maximum job limits and checks
-// them against each other.
-func serverLimits(c *ucli.Context) (defaults, maxima worker.Limits, err error) {
-	all := func(string) bool { return true }
-	if defaults, _, err = limitValues(c, "job-", all); err != nil {
-		return
-	}
-	if maxima, _, err = limitValues(c, "max-job-", all); err != nil {
-		return
-	}
-	if err = worker.CheckLimits(defaults, maxima); err != nil {
-		return defaults, maxima, usagef("the --job-* defaults do not fit the --max-job-* maxima and floors: %v", err)
-	}
-	return defaults, maxima, nil
 }
 
 // startOptions reads rw start's and rw run's flags for what the job gets:
