@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package cgroup contains rw's jobs with Linux control groups: it detects
 // how the host mounts cgroups, creates one cgroup per job, writes the job's
 // limits (memory, CPUs, pids, IO bandwidth), starts the job's process

@@ -8,7 +8,6 @@ import (
 
 	"github.com/rw-project/rw/internal/api"
 	"github.com/rw-project/rw/internal/client"
-	"github.com/rw-project/rw/internal/worker"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -60,8 +59,8 @@ func requestLimitFlags() []ucli.Flag {
 
 // limitValues reads the five limit flags named prefix+NAME, each as its
 // kind says; set tells which were given.
-func limitValues(c *ucli.Context, prefix string, only func(name string) bool) (worker.Limits, map[string]bool, error) {
-	var l worker.Limits
+func limitValues(c *ucli.Context, prefix string, only func(name string) bool) (api.Limits, map[string]bool, error) {
+	var l api.Limits
 	set := map[string]bool{}
 	for _, f := range limitFlags {
 		flag := prefix + f.name
@@ -70,7 +69,7 @@ func limitValues(c *ucli.Context, prefix string, only func(name string) bool) (w
 		}
 		set[f.name] = true
 		if err := parseLimit(&l, f.name, c.String(flag)); err != nil {
-			return worker.Limits{}, nil, usagef("--%s: %v", flag, err)
+			return api.Limits{}, nil, usagef("--%s: %v", flag, err)
 		}
 	}
 	return l, set, nil
@@ -79,7 +78,7 @@ func limitValues(c *ucli.Context, prefix string, only func(name string) bool) (w
 // parseLimit reads v into the field of l that the limit flag name (without
 // its prefix) sets: a size for memory and IO, a count for pids, a number
 // for cpus.
-func parseLimit(l *worker.Limits, name, v string) error {
+func parseLimit(l *api.Limits, name, v string) error {
 	var err error
 	switch name {
 	case "memory":
@@ -104,22 +103,6 @@ func parseLimit(l *worker.Limits, name, v string) error {
 		err = fmt.Errorf("no limit %q", name)
 	}
 	return err
-}
-
-// serverLimits reads rw serve's default and maximum job limits and checks
-// them against each other.
-func serverLimits(c *ucli.Context) (defaults, maxima worker.Limits, err error) {
-	all := func(string) bool { return true }
-	if defaults, _, err = limitValues(c, "job-", all); err != nil {
-		return
-	}
-	if maxima, _, err = limitValues(c, "max-job-", all); err != nil {
-		return
-	}
-	if err = worker.CheckLimits(defaults, maxima); err != nil {
-		return defaults, maxima, usagef("the --job-* defaults do not fit the --max-job-* maxima and floors: %v", err)
-	}
-	return defaults, maxima, nil
 }
 
 // startOptions reads rw start's and rw run's flags for what the job gets:

@@ -1,3 +1,5 @@
+//go:build linux
+
 package cli
 
 import (
@@ -7,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rw-project/rw/internal/worker"
+	"github.com/rw-project/rw/internal/api"
 )
 
 // FuzzParseBytes checks the sizes of --memory, --io-read, --io-write and
@@ -63,7 +65,7 @@ func FuzzParseLimit(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, name, v string) {
-		var l worker.Limits
+		var l api.Limits
 		known := slices.Contains([]string{"memory", "cpus", "pids", "io-read", "io-write"}, name)
 		if err := parseLimit(&l, name, v); err != nil {
 			if known && !strings.Contains(err.Error(), strconv.Quote(v)) {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/rw-project/rw/internal/api"
 	ucli "github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 )
 
 func lsCommand() *ucli.Command {
@@ -120,16 +118,6 @@ func lsAction(c *ucli.Context) error {
 		fmt.Fprintln(w, shortLine(j))
 	}
 	return nil
-}
-
-// isTerminal reports whether w is a terminal, where a person reads.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // writeJSON writes v as the API's JSON, indented for people; "<" and ">"

@@ -1,3 +1,5 @@
+//go:build linux
+
 package jobinit
 
 import (
@@ -24,10 +26,11 @@ const helperName = "jobinit-helper"
 
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == Arg {
+		coverInit()
 		Main()
 	}
 	if os.Args[0] == helperName {
-		os.Exit(runHelper(os.Args[1:]))
+		exitHelper(runHelper(os.Args[1:]))
 	}
 	code := m.Run()
 	if code == 0 {

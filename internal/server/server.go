@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package server is rw's HTTP API: routing, authentication and permission
 // checks, the mapping of worker errors to status codes, live output
 // streaming and graceful serving over mutual TLS.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package testenv is the one fixture for tests that need a PKI, a jobs
 // directory or a live rw server on loopback. Everything it makes lives in
 // the test's temporary directories and ends with the test.

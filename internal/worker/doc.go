@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package worker runs executables ("jobs") on a fixed pool of workers and keeps
 // their output.
 //

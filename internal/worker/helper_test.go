@@ -1,3 +1,5 @@
+//go:build linux
+
 package worker
 
 import (
@@ -31,6 +33,7 @@ var jobsDir string
 func TestMain(m *testing.M) {
 	// The test binary is the init of isolated jobs, as rw is.
 	if len(os.Args) > 1 && os.Args[1] == jobinit.Arg {
+		coverInit()
 		jobinit.Main()
 	}
 	if data := os.Getenv("RW_WORKER_TEST_CRASH"); data != "" {
@@ -38,7 +41,7 @@ func TestMain(m *testing.M) {
 		serveForCrash(data)
 	}
 	if filepath.Base(os.Args[0]) == helperName {
-		os.Exit(runHelper(os.Args[1:]))
+		exitHelper(runHelper(os.Args[1:]))
 	}
 	dir, err := os.MkdirTemp("", "rw-worker-test-")
 	if err != nil {
