@@ -41,7 +41,40 @@ func TestMain(m *testing.M) {
 			os.Exit(code)
 		},
 		"silent-listener": silentListener,
+		"sigready":        sigReady,
 	})
+}
+
+// sigReady is a program for the scripts: "sigready PID" waits until process
+// PID catches SIGINT and SIGTERM, that is until rw has set up its signal
+// handling. A script that signals a command it started in the background
+// waits for this first: sh starts background commands with SIGINT ignored,
+// so a Ctrl-C sent before rw catches it would be lost, and a fixed sleep
+// is too short on a loaded machine.
+func sigReady() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: sigready PID")
+		os.Exit(2)
+	}
+	want := uint64(1)<<(syscall.SIGINT-1) | uint64(1)<<(syscall.SIGTERM-1)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		status, err := os.ReadFile("/proc/" + os.Args[1] + "/status")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if hexMask, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+				if mask, err := strconv.ParseUint(strings.TrimSpace(hexMask), 16, 64); err == nil && mask&want == want {
+					os.Exit(0)
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Fprintln(os.Stderr, "sigready: process", os.Args[1], "did not catch SIGINT and SIGTERM within a minute")
+	os.Exit(1)
 }
 
 // silentListener is a program for the scripts: it listens on the address
