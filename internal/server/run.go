@@ -323,16 +323,48 @@ func serveLocal(addr string, h http.Handler, log zerolog.Logger) (func(), error)
 	}, nil
 }
 
+// SignalWindow is how close together signals count as one. GNU timeout,
+// and service managers like it, signal the server and then its whole
+// process group: the server gets the same SIGTERM twice within
+// microseconds, which must not skip the grace period as a second signal
+// from an operator does.
+const SignalWindow = 500 * time.Millisecond
+
+// signalCount tells the signals that begin the shutdown and that kill the
+// jobs from the repeats of one that arrive within SignalWindow of it.
+type signalCount struct {
+	seen int       // signals counted
+	last time.Time // when the last counted one came
+}
+
+// add counts a signal that came at t and returns its number: 1 for the
+// first, 2 for the second and so on, or 0 for a repeat of the last one.
+func (c *signalCount) add(t time.Time) int {
+	if c.seen > 0 && t.Sub(c.last) < SignalWindow {
+		return 0
+	}
+	c.seen++
+	c.last = t
+	return c.seen
+}
+
 // watchSignals ends serving on the first signal and kills the pool's jobs
-// on the second, until done is closed. A nil sigs never delivers.
+// on the second, until done is closed; signals within SignalWindow of the
+// one before count as that one. A nil sigs never delivers.
 func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, endServe func(), pool *worker.Pool, log zerolog.Logger) {
-	for seen := 0; ; {
+	var count signalCount
+	for {
 		select {
-		case <-sigs:
-			seen++
-			endServe()
-			if seen == 2 {
-				log.Warn().Msg("second signal: killing jobs")
+		case sig := <-sigs:
+			switch count.add(time.Now()) {
+			case 0:
+				log.Info().Str("signal", sig.String()).Dur("window_ms", SignalWindow).
+					Msg("signal within the window of the one before: counted as that one")
+			case 1:
+				log.Info().Str("signal", sig.String()).Msg("first signal: shutting down, jobs get the grace period")
+				endServe()
+			case 2:
+				log.Warn().Str("signal", sig.String()).Msg("second signal: killing jobs")
 				pool.Kill()
 			}
 		case <-done:
