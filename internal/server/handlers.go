@@ -20,7 +20,7 @@ import (
 
 // fail answers err, logging it first if it is the server's own fault.
 func (s *Server) fail(w http.ResponseWriter, c *caller, err error) {
-	if status, code := statusOf(err); status == http.StatusInternalServerError || code == api.CodeStoreUnavailable || code == api.CodeNoResources {
+	if status, code := statusOf(err); status == http.StatusInternalServerError || code == api.CodeStoreUnavailable || code == api.CodeNoResources || code == codeJobsDirUnavailable {
 		s.log.Error().Str("rid", c.id).Err(err).Msg("internal error")
 	}
 	writeError(w, err)
