@@ -92,7 +92,7 @@ func writeError(w http.ResponseWriter, err error) {
 	status, code := statusOf(err)
 	msg := err.Error()
 	switch code {
-	case api.CodeQueueFull, api.CodeTooManyJobs, api.CodeNoResources, api.CodeShuttingDown:
+	case api.CodeQueueFull, api.CodeTooManyJobs, api.CodeNoResources, api.CodeShuttingDown, codeTooManyRequests:
 		// Each passes: a caller may try again.
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	}

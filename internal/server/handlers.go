@@ -367,6 +367,19 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 			return
 		}
 	}
+	if follow {
+		release, err := s.limits.acquireStream(c.identity.User)
+		if err != nil {
+			s.metrics.refused.WithLabelValues("streams_per_user").Inc()
+			if s.refusedLog.allow() {
+				s.log.Warn().Str("rid", c.id).Str("user", c.identity.User).Int("max_streams_per_user", s.limits.maxStreams).
+					Msg("refused a log stream: its user follows as many as one user may")
+			}
+			s.fail(w, c, err)
+			return
+		}
+		defer release()
+	}
 	out, err := s.pool.Follow(r.Context(), id, offset, follow)
 	if err != nil {
 		s.fail(w, c, err)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
@@ -76,6 +77,14 @@ type RunConfig struct {
 	// out. The zero value leaves cgroups off.
 	Cgroups CgroupPolicy
 	Cgroup  cgroup.Config
+	// MaxConns bounds the connections open at once, past which new ones
+	// are closed before their handshake: zero for no bound, negative for
+	// DefaultMaxConns of the limit on open files. MaxConnsPerUser and
+	// MaxStreamsPerUser bound one user's connections and follow streams
+	// (Config); zero for no bound.
+	MaxConns          int
+	MaxConnsPerUser   int
+	MaxStreamsPerUser int
 	// Signals, if set, delivers the process's SIGINT and SIGTERM: the first
 	// begins the shutdown (as the end of ctx does), the second makes the
 	// pool kill its jobs at once instead of waiting out the grace period.
@@ -119,8 +128,12 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if cfg.Pool.OnError == nil {
 		cfg.Pool.OnError = func(id int64, err error) { log.Warn().Int64("job", id).Err(err).Msg("job") }
 	}
-	if err := prepareProcess(log); err != nil {
+	openFiles, err := prepareProcess(log)
+	if err != nil {
 		return err
+	}
+	if cfg.MaxConns < 0 {
+		cfg.MaxConns = DefaultMaxConns(openFiles, cmp.Or(cfg.Pool.Workers, worker.DefaultWorkers), cmp.Or(cfg.Pool.QueueSize, worker.DefaultQueueSize))
 	}
 	cgroups, err := openCgroups(cfg.Cgroups, cfg.Cgroup, log)
 	if err != nil {
@@ -143,7 +156,8 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			Msg("recovered the jobs the last server left queued or running: they ended failed, reason server-restarted")
 	}
 	srv := New(Config{Pool: PoolOf(pool), TokenKey: cfg.TokenKey, Log: log, StopTimeout: cfg.Pool.StopTimeout,
-		WriteTimeout: cfg.WriteTimeout, ReadTimeout: cfg.ReadTimeout, Metrics: metrics, Version: cfg.Version})
+		WriteTimeout: cfg.WriteTimeout, ReadTimeout: cfg.ReadTimeout, Metrics: metrics, Version: cfg.Version,
+		MaxConns: cfg.MaxConns, MaxConnsPerUser: cfg.MaxConnsPerUser, MaxStreamsPerUser: cfg.MaxStreamsPerUser})
 	if cfg.MetricsAddr != "" {
 		stopLocal, err := serveLocal(cfg.MetricsAddr, srv.LocalHandler(), log)
 		if err != nil {
@@ -190,17 +204,18 @@ func Run(ctx context.Context, cfg RunConfig) error {
 }
 
 // prepareProcess sets what the server's jobs inherit from it and raises its
-// limit on open files.
-func prepareProcess(log zerolog.Logger) error {
+// limit on open files, which it returns.
+func prepareProcess(log zerolog.Logger) (uint64, error) {
 	if err := restrictInherited(); err != nil {
-		return err
+		return 0, err
 	}
-	if files, err := raiseFileLimit(); err != nil {
+	files, err := raiseFileLimit()
+	if err != nil {
 		log.Warn().Err(err).Uint64("open_files", files).Msg("could not raise the limit on open files")
 	} else {
 		log.Info().Uint64("open_files", files).Msg("limit on open files")
 	}
-	return nil
+	return files, nil
 }
 
 // logServing logs the one line that says the server serves, and how, with
@@ -224,6 +239,9 @@ func logServing(log zerolog.Logger, cfg RunConfig, addr net.Addr) {
 		Int("queue", cfg.Pool.QueueSize).
 		Dur("stop_timeout_ms", cfg.Pool.StopTimeout).
 		Int64("max_output", cfg.Pool.MaxOutput).
+		Int("max_conns", cfg.MaxConns).
+		Int("max_conns_per_user", cfg.MaxConnsPerUser).
+		Int("max_streams_per_user", cfg.MaxStreamsPerUser).
 		Msg("rw serving")
 }
 
