@@ -33,7 +33,8 @@ func serveCommand() *ucli.Command {
    Serves POST /start, POST /stop, GET /query and GET /logs to clients with a
    certificate from the client CA and a token bound to it. The first SIGINT or
    SIGTERM stops accepting, ends log streams, stops running jobs with the
-   grace period and exits 0; a second one kills the jobs at once.
+   grace period and exits 0; a second one, half a second or more after the
+   first, kills the jobs at once (signals closer together count as one).
 
 EXAMPLES:
    rw gen-certs --user alice:admin && rw serve --jobs-dir testdata/jobs
