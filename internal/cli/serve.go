@@ -34,7 +34,8 @@ func serveCommand() *ucli.Command {
    Serves POST /start, POST /stop, GET /query and GET /logs to clients with a
    certificate from the client CA and a token bound to it. The first SIGINT or
    SIGTERM stops accepting, ends log streams, stops running jobs with the
-   grace period and exits 0; a second one kills the jobs at once.
+   grace period and exits 0; a second one, half a second or more after the
+   first, kills the jobs at once (signals closer together count as one).
 
 EXAMPLES:
    rw gen-certs --user alice:admin && rw serve --jobs-dir testdata/jobs
@@ -47,6 +48,9 @@ EXAMPLES:
 			&ucli.IntFlag{Name: "workers", Value: worker.DefaultWorkers, EnvVars: []string{"RW_WORKERS"}, Usage: "jobs that run at once"},
 			&ucli.IntFlag{Name: "queue", Value: worker.DefaultQueueSize, EnvVars: []string{"RW_QUEUE"}, Usage: "jobs that may wait for a worker"},
 			&ucli.IntFlag{Name: "max-jobs-per-user", Value: -1, EnvVars: []string{"RW_MAX_JOBS_PER_USER"}, Usage: "jobs one user may have queued or running at once, admins included; 0 for no bound (default: half of --workers plus --queue)"},
+			&ucli.IntFlag{Name: "max-conns", Value: -1, DefaultText: "half the limit on open files, less room for jobs and files", EnvVars: []string{"RW_MAX_CONNS"}, Usage: "connections open at once; past it new ones are closed before their TLS handshake; 0 for no bound"},
+			&ucli.IntFlag{Name: "max-conns-per-user", Value: server.DefaultMaxConnsPerUser, EnvVars: []string{"RW_MAX_CONNS_PER_USER"}, Usage: "connections one user may hold open, admins included, counted from their first authenticated request; past it requests get 429; 0 for no bound"},
+			&ucli.IntFlag{Name: "max-streams-per-user", Value: server.DefaultMaxStreamsPerUser, EnvVars: []string{"RW_MAX_STREAMS_PER_USER"}, Usage: "log streams (logs -f) one user may follow at once, admins included; past it they get 429; 0 for no bound"},
 			&ucli.DurationFlag{Name: "stop-timeout", Value: worker.DefaultStopTimeout, EnvVars: []string{"RW_STOP_TIMEOUT"}, Usage: "grace period between SIGTERM and SIGKILL"},
 			&ucli.StringFlag{Name: "max-output", Value: "64MiB", EnvVars: []string{"RW_MAX_OUTPUT"}, Usage: "output kept per job (bytes, or with KiB, MiB, GiB)"},
 			&ucli.StringFlag{Name: "run-as", EnvVars: []string{"RW_RUN_AS"}, Usage: "the user jobs run as, a name or UID:GID (default: nobody when the server runs as root, else the server's own user)"},
@@ -182,16 +186,28 @@ func serveConfig(c *ucli.Context) (server.RunConfig, error) {
 		return server.RunConfig{}, err
 	}
 	warnPermissions(logger, dir, pool.JobsDir, pool.RunAs)
+	maxConns := c.Int("max-conns")
+	if maxConns < -1 {
+		return server.RunConfig{}, usagef("--max-conns must be 0 (no bound) or more")
+	}
+	for _, f := range []string{"max-conns-per-user", "max-streams-per-user"} {
+		if c.Int(f) < 0 {
+			return server.RunConfig{}, usagef("--%s must be 0 (no bound) or more", f)
+		}
+	}
 	return server.RunConfig{
-		Addr:        c.String("addr"),
-		TLS:         tlsCfg,
-		TokenKey:    tokenKey,
-		Pool:        pool,
-		Cgroups:     policy,
-		MetricsAddr: c.String("metrics-addr"),
-		Version:     versionString(),
-		Cgroup:      cgroup.Config{Parent: c.String("cgroup-parent"), IODevices: c.StringSlice("job-io-devices")},
-		Log:         logger,
+		Addr:              c.String("addr"),
+		MaxConns:          maxConns,
+		MaxConnsPerUser:   c.Int("max-conns-per-user"),
+		MaxStreamsPerUser: c.Int("max-streams-per-user"),
+		TLS:               tlsCfg,
+		TokenKey:          tokenKey,
+		Pool:              pool,
+		Cgroups:           policy,
+		MetricsAddr:       c.String("metrics-addr"),
+		Version:           versionString(),
+		Cgroup:            cgroup.Config{Parent: c.String("cgroup-parent"), IODevices: c.StringSlice("job-io-devices")},
+		Log:               logger,
 	}, nil
 }
 

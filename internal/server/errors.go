@@ -23,6 +23,13 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.message }
 
+// Codes of errors this package adds to those of package api.
+const (
+	// codeJobsDirUnavailable: the jobs directory is missing, so no file
+	// can be started or listed; the operator must put it back.
+	codeJobsDirUnavailable = "jobs_dir_unavailable"
+)
+
 // retryAfter is the Retry-After, in seconds, of a 503 for a full queue.
 const retryAfter = 1
 
@@ -37,6 +44,8 @@ func statusOf(err error) (status int, code string) {
 		return http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge
 	case resourceError(err) != "":
 		return http.StatusServiceUnavailable, api.CodeNoResources
+	case errors.Is(err, worker.ErrJobsDirUnavailable):
+		return http.StatusServiceUnavailable, codeJobsDirUnavailable
 	case errors.Is(err, worker.ErrNotFound):
 		return http.StatusNotFound, api.CodeNotFound
 	case errors.Is(err, worker.ErrNoSuchFile):
@@ -85,7 +94,7 @@ func writeError(w http.ResponseWriter, err error) {
 	status, code := statusOf(err)
 	msg := err.Error()
 	switch code {
-	case api.CodeQueueFull, api.CodeTooManyJobs, api.CodeNoResources, api.CodeShuttingDown:
+	case api.CodeQueueFull, api.CodeTooManyJobs, api.CodeNoResources, api.CodeShuttingDown, codeTooManyRequests:
 		// Each passes: a caller may try again.
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	}
@@ -99,6 +108,9 @@ func writeError(w http.ResponseWriter, err error) {
 		msg = "the server cannot record jobs: its job store or data directory is unavailable; tell the server's operator"
 	case api.CodeShuttingDown:
 		msg = "the server is shutting down"
+	case codeJobsDirUnavailable:
+		// The log has the path; the caller can do nothing about it.
+		msg = "the server's jobs directory is missing or cannot be opened: tell the server's operator"
 	case api.CodeBodyTooLarge:
 		msg = "request body is larger than 64 KiB"
 	case api.CodeInternal:

@@ -37,7 +37,7 @@ func TestErrorLogIsRateLimited(t *testing.T) {
 	var out bytes.Buffer
 	w := newErrorLogWriter(zerolog.New(&out))
 	now := time.Unix(1000, 0)
-	w.now = func() time.Time { return now }
+	w.limit.now = func() time.Time { return now }
 	for range 1000 {
 		w.Write([]byte("http: TLS handshake error from 127.0.0.1:1: EOF\n"))
 	}

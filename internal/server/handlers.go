@@ -22,7 +22,7 @@ import (
 
 // fail answers err, logging it first if it is the server's own fault.
 func (s *Server) fail(w http.ResponseWriter, c *caller, err error) {
-	if status, code := statusOf(err); status == http.StatusInternalServerError || code == api.CodeStoreUnavailable || code == api.CodeNoResources {
+	if status, code := statusOf(err); status == http.StatusInternalServerError || code == api.CodeStoreUnavailable || code == api.CodeNoResources || code == codeJobsDirUnavailable {
 		s.log.Error().Str("rid", c.id).Err(err).Msg("internal error")
 	}
 	writeError(w, err)
@@ -330,6 +330,19 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 			s.fail(w, c, fmt.Errorf("find the last %d lines of job %d: %w", tailLines, id, err))
 			return
 		}
+	}
+	if follow {
+		release, err := s.limits.acquireStream(c.identity.User)
+		if err != nil {
+			s.metrics.refused.WithLabelValues("streams_per_user").Inc()
+			if s.refusedLog.allow() {
+				s.log.Warn().Str("rid", c.id).Str("user", c.identity.User).Int("max_streams_per_user", s.limits.maxStreams).
+					Msg("refused a log stream: its user follows as many as one user may")
+			}
+			s.fail(w, c, err)
+			return
+		}
+		defer release()
 	}
 	out, err := s.pool.Follow(r.Context(), id, offset, follow)
 	if err != nil {

@@ -32,6 +32,7 @@ type Metrics struct {
 	connections     prometheus.Gauge
 	streamedBytes   prometheus.Counter
 	authFailures    *prometheus.CounterVec
+	refused         *prometheus.CounterVec
 }
 
 // NewMetrics makes the metrics, with the Go runtime's and the process's,
@@ -62,9 +63,11 @@ func NewMetrics(stats func() worker.Stats) *Metrics {
 			Name: "rw_output_streamed_bytes_total", Help: "Job output sent through GET /logs."}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rw_auth_failures_total", Help: "Requests refused authentication, by the check that failed."}, []string{"reason"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rw_limit_refusals_total", Help: "Connections and requests refused for a bound on what is open, by the bound: conns, conns_per_user, streams_per_user."}, []string{"limit"}),
 	}
 	m.reg.MustRegister(m.jobStarts, m.jobEnds, m.startLatency, m.runTime, m.requests, m.requestDuration,
-		m.streams, m.connections, m.streamedBytes, m.authFailures,
+		m.streams, m.connections, m.streamedBytes, m.authFailures, m.refused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gauge := func(name, help string, labels prometheus.Labels, f func(worker.Stats) float64) {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels},
@@ -90,6 +93,18 @@ func (m *Metrics) countTokens(a *auth.Authenticator) {
 			ConstLabels: prometheus.Labels{"source": "cache"}}, func() float64 { return float64(a.CacheHits()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rw_token_verifications_total", Help: "Tokens checked, by where the answer came from.",
 			ConstLabels: prometheus.Labels{"source": "verified"}}, func() float64 { return float64(a.CacheMisses()) }))
+}
+
+// countHeld adds the connections and follow streams counted against
+// their users, all users together.
+func (m *Metrics) countHeld(l *userLimits) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rw_user_connections",
+			Help: "Open connections counted against their user's bound: those with an authenticated request."},
+			func() float64 { c, _ := l.held(); return float64(c) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rw_user_follow_streams",
+			Help: "GET /logs?follow=true streams counted against their user's bound."},
+			func() float64 { _, s := l.held(); return float64(s) }))
 }
 
 // ObserveJob counts a change of a job's status: a start, a process

@@ -181,5 +181,5 @@ func TestMetricsAndHealth(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.Signal()
+	s.SignalAgain(t)
 }

@@ -56,6 +56,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeUnauthenticated(rec, err)
 		return
 	}
+	if err := s.limits.claimConn(r.Context(), c.identity.User); err != nil {
+		if s.refusedLog.allow() {
+			s.log.Warn().Str("rid", c.id).Str("user", c.identity.User).Int("max_conns_per_user", s.limits.maxConns).
+				Msg("refused a request: its user holds as many connections as one user may")
+		}
+		s.metrics.refused.WithLabelValues("conns_per_user").Inc()
+		// The connection is not counted, so it must not stay open.
+		rec.Header().Set("Connection", "close")
+		writeError(rec, err)
+		return
+	}
 	// The grace period tells a client how long POST /stop may take, so
 	// that it can wait that long and no longer; only callers who proved who
 	// they are learn it.

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
@@ -78,6 +79,14 @@ type RunConfig struct {
 	// out. The zero value leaves cgroups off.
 	Cgroups CgroupPolicy
 	Cgroup  cgroup.Config
+	// MaxConns bounds the connections open at once, past which new ones
+	// are closed before their handshake: zero for no bound, negative for
+	// DefaultMaxConns of the limit on open files. MaxConnsPerUser and
+	// MaxStreamsPerUser bound one user's connections and follow streams
+	// (Config); zero for no bound.
+	MaxConns          int
+	MaxConnsPerUser   int
+	MaxStreamsPerUser int
 	// Signals, if set, delivers the process's SIGINT and SIGTERM: the first
 	// begins the shutdown (as the end of ctx does), the second makes the
 	// pool kill its jobs at once instead of waiting out the grace period.
@@ -121,8 +130,12 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if cfg.Pool.OnError == nil {
 		cfg.Pool.OnError = func(id int64, err error) { log.Warn().Int64("job", id).Err(err).Msg("job") }
 	}
-	if err := prepareProcess(log); err != nil {
+	openFiles, err := prepareProcess(log)
+	if err != nil {
 		return err
+	}
+	if cfg.MaxConns < 0 {
+		cfg.MaxConns = DefaultMaxConns(openFiles, cmp.Or(cfg.Pool.Workers, worker.DefaultWorkers), cmp.Or(cfg.Pool.QueueSize, worker.DefaultQueueSize))
 	}
 	cgroups, err := openCgroups(cfg.Cgroups, cfg.Cgroup, log)
 	if err != nil {
@@ -145,7 +158,8 @@ func Run(ctx context.Context, cfg RunConfig) error {
 			Msg("recovered the jobs the last server left queued or running: they ended failed, reason server-restarted")
 	}
 	srv := New(Config{Pool: PoolOf(pool), TokenKey: cfg.TokenKey, Log: log, StopTimeout: cfg.Pool.StopTimeout,
-		WriteTimeout: cfg.WriteTimeout, ReadTimeout: cfg.ReadTimeout, Metrics: metrics, Version: cfg.Version})
+		WriteTimeout: cfg.WriteTimeout, ReadTimeout: cfg.ReadTimeout, Metrics: metrics, Version: cfg.Version,
+		MaxConns: cfg.MaxConns, MaxConnsPerUser: cfg.MaxConnsPerUser, MaxStreamsPerUser: cfg.MaxStreamsPerUser})
 	if cfg.MetricsAddr != "" {
 		stopLocal, err := serveLocal(cfg.MetricsAddr, srv.LocalHandler(), log)
 		if err != nil {
@@ -192,17 +206,18 @@ func Run(ctx context.Context, cfg RunConfig) error {
 }
 
 // prepareProcess sets what the server's jobs inherit from it and raises its
-// limit on open files.
-func prepareProcess(log zerolog.Logger) error {
+// limit on open files, which it returns.
+func prepareProcess(log zerolog.Logger) (uint64, error) {
 	if err := restrictInherited(); err != nil {
-		return err
+		return 0, err
 	}
-	if files, err := raiseFileLimit(); err != nil {
+	files, err := raiseFileLimit()
+	if err != nil {
 		log.Warn().Err(err).Uint64("open_files", files).Msg("could not raise the limit on open files")
 	} else {
 		log.Info().Uint64("open_files", files).Msg("limit on open files")
 	}
-	return nil
+	return files, nil
 }
 
 // logServing logs the one line that says the server serves, and how, with
@@ -233,6 +248,9 @@ func logServing(log zerolog.Logger, cfg RunConfig, ln net.Listener) {
 		Int("queue", cfg.Pool.QueueSize).
 		Dur("stop_timeout_ms", cfg.Pool.StopTimeout).
 		Int64("max_output", cfg.Pool.MaxOutput).
+		Int("max_conns", cfg.MaxConns).
+		Int("max_conns_per_user", cfg.MaxConnsPerUser).
+		Int("max_streams_per_user", cfg.MaxStreamsPerUser).
 		Msg("rw serving")
 }
 
@@ -332,16 +350,48 @@ func serveLocal(addr string, h http.Handler, log zerolog.Logger) (func(), error)
 	}, nil
 }
 
+// SignalWindow is how close together signals count as one. GNU timeout,
+// and service managers like it, signal the server and then its whole
+// process group: the server gets the same SIGTERM twice within
+// microseconds, which must not skip the grace period as a second signal
+// from an operator does.
+const SignalWindow = 500 * time.Millisecond
+
+// signalCount tells the signals that begin the shutdown and that kill the
+// jobs from the repeats of one that arrive within SignalWindow of it.
+type signalCount struct {
+	seen int       // signals counted
+	last time.Time // when the last counted one came
+}
+
+// add counts a signal that came at t and returns its number: 1 for the
+// first, 2 for the second and so on, or 0 for a repeat of the last one.
+func (c *signalCount) add(t time.Time) int {
+	if c.seen > 0 && t.Sub(c.last) < SignalWindow {
+		return 0
+	}
+	c.seen++
+	c.last = t
+	return c.seen
+}
+
 // watchSignals ends serving on the first signal and kills the pool's jobs
-// on the second, until done is closed. A nil sigs never delivers.
+// on the second, until done is closed; signals within SignalWindow of the
+// one before count as that one. A nil sigs never delivers.
 func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, endServe func(), pool *worker.Pool, log zerolog.Logger) {
-	for seen := 0; ; {
+	var count signalCount
+	for {
 		select {
-		case <-sigs:
-			seen++
-			endServe()
-			if seen == 2 {
-				log.Warn().Msg("second signal: killing jobs")
+		case sig := <-sigs:
+			switch count.add(time.Now()) {
+			case 0:
+				log.Info().Str("signal", sig.String()).Dur("window_ms", SignalWindow).
+					Msg("signal within the window of the one before: counted as that one")
+			case 1:
+				log.Info().Str("signal", sig.String()).Msg("first signal: shutting down, jobs get the grace period")
+				endServe()
+			case 2:
+				log.Warn().Str("signal", sig.String()).Msg("second signal: killing jobs")
 				pool.Kill()
 			}
 		case <-done:

@@ -86,7 +86,7 @@ func TestRunSecondSignalKillsJobs(t *testing.T) {
 	waitOutput(t, s, job, "ignoring\n")
 	s.Signal()
 	s.Logs.WaitFor(t, `"message":"shutting down: stopping jobs"`)
-	s.Signal()
+	s.SignalAgain(t)
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.Stop() }()
 	select {
@@ -102,6 +102,29 @@ func TestRunSecondSignalKillsJobs(t *testing.T) {
 		t.Errorf("job after the second signal: %+v; want stopped by SIGKILL (137)", snap)
 	}
 	s.Logs.WaitFor(t, `"message":"second signal: killing jobs"`)
+}
+
+// TestRunSignalsTogetherCountAsOne checks that two signals that come at
+// once, as GNU timeout sends them to the server and then its process
+// group, begin one graceful shutdown: the job gets SIGTERM and the grace
+// period, not SIGKILL.
+func TestRunSignalsTogetherCountAsOne(t *testing.T) {
+	s := testenv.Serve(t, worker.Config{StopTimeout: 10 * time.Minute})
+	job := s.StartJob(t, s.IDs["bob"], "sleep.sh")
+	waitOutput(t, s, job, "ready\n")
+	s.Signal()
+	s.Signal()
+	if err := s.Stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	snap := s.Recorded(t, job)
+	if snap.Status != worker.StatusStopped || snap.ExitCode == nil || *snap.ExitCode != 143 {
+		t.Errorf("job after two signals at once: %+v; want stopped by SIGTERM (143)", snap)
+	}
+	s.Logs.WaitFor(t, `"message":"signal within the window of the one before: counted as that one"`)
+	if strings.Contains(s.Logs.String(), "second signal") {
+		t.Errorf("two signals at once took the kill path:\n%s", s.Logs.String())
+	}
 }
 
 // waitOutput waits until job has written want, so that it is past its

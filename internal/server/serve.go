@@ -41,7 +41,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config)
 		// per-request deadlines exact and streaming plain.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ErrorLog:     log.New(newErrorLogWriter(s.log), "", 0),
-		ConnState:    s.metrics.connState,
+		ConnContext:  s.limits.connContext,
+		ConnState: func(c net.Conn, state http.ConnState) {
+			s.metrics.connState(c, state)
+			s.limits.connState(c, state)
+		},
+	}
+	if s.maxConns > 0 {
+		ln = s.limitConns(ln)
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.ServeTLS(ln, "", "") }()
@@ -66,14 +73,53 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config)
 	return err
 }
 
+// limitConns bounds the connections open at once on ln to s.maxConns,
+// counting and logging those it refuses (at most logBurst lines per
+// logWindow).
+func (s *Server) limitConns(ln net.Listener) net.Listener {
+	limit := &logLimit{log: s.log, source: "listener", what: "refused connections", now: time.Now}
+	return newLimitListener(ln, s.maxConns, func() {
+		s.metrics.refused.WithLabelValues("conns").Inc()
+		if limit.allow() {
+			s.log.Warn().Int("max_conns", s.maxConns).
+				Msg("refused a connection before its handshake: --max-conns connections are open already")
+		}
+	})
+}
+
 // errorLogWriter sends net/http's own messages (TLS handshake failures,
 // mostly) to the structured log, at most logBurst of them per logWindow: a
-// flood of bad connections must not flood the log. The first message past
-// a window that dropped some says how many were dropped, as journald's
-// rate limit does.
+// flood of bad connections must not flood the log.
 type errorLogWriter struct {
-	log zerolog.Logger
-	now func() time.Time
+	log   zerolog.Logger
+	limit logLimit
+}
+
+// The rate limit of net/http's messages, and of refused connections.
+const (
+	logWindow = 10 * time.Second
+	logBurst  = 20
+)
+
+func newErrorLogWriter(log zerolog.Logger) *errorLogWriter {
+	return &errorLogWriter{log: log, limit: logLimit{log: log, source: "http", what: "messages of net/http", now: time.Now}}
+}
+
+func (w *errorLogWriter) Write(p []byte) (int, error) {
+	if w.limit.allow() {
+		w.log.Warn().Str("source", "http").Msg(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+// logLimit lets through at most logBurst messages of one source per
+// logWindow. The first message past a window that dropped some says how
+// many were dropped, as journald's rate limit does.
+type logLimit struct {
+	log    zerolog.Logger
+	source string // the log field source of the dropped line
+	what   string // what was dropped, in the dropped line's message
+	now    func() time.Time
 
 	mu      sync.Mutex
 	start   time.Time // of the current window
@@ -81,37 +127,26 @@ type errorLogWriter struct {
 	dropped int       // in the current window
 }
 
-// The rate limit of net/http's messages.
-const (
-	logWindow = 10 * time.Second
-	logBurst  = 20
-)
-
-func newErrorLogWriter(log zerolog.Logger) *errorLogWriter {
-	return &errorLogWriter{log: log, now: time.Now}
-}
-
-func (w *errorLogWriter) Write(p []byte) (int, error) {
-	now := w.now()
-	w.mu.Lock()
+// allow reports whether a message may be logged now, having logged first
+// how many the last window dropped, if any.
+func (l *logLimit) allow() bool {
+	now := l.now()
+	l.mu.Lock()
 	dropped := 0
-	if now.Sub(w.start) >= logWindow {
-		dropped = w.dropped
-		w.start, w.logged, w.dropped = now, 0, 0
+	if now.Sub(l.start) >= logWindow {
+		dropped = l.dropped
+		l.start, l.logged, l.dropped = now, 0, 0
 	}
-	keep := w.logged < logBurst
+	keep := l.logged < logBurst
 	if keep {
-		w.logged++
+		l.logged++
 	} else {
-		w.dropped++
+		l.dropped++
 	}
-	w.mu.Unlock()
+	l.mu.Unlock()
 	if dropped > 0 {
-		w.log.Warn().Str("source", "http").Int("dropped", dropped).Dur("window_ms", logWindow).
-			Msg("more messages of net/http were dropped: too many in too short a time")
+		l.log.Warn().Str("source", l.source).Int("dropped", dropped).Dur("window_ms", logWindow).
+			Msg("more " + l.what + " were dropped from the log: too many in too short a time")
 	}
-	if keep {
-		w.log.Warn().Str("source", "http").Msg(strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
+	return keep
 }

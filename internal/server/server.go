@@ -66,6 +66,15 @@ type Config struct {
 	Metrics *Metrics
 	// Version is what GET /healthz says the server runs.
 	Version string
+	// MaxConns bounds the connections open at once: past it, Serve
+	// closes new ones before their handshake. MaxConnsPerUser bounds the
+	// connections one user holds, counted from the first authenticated
+	// request on each until it closes, and MaxStreamsPerUser the GET
+	// /logs?follow=true streams one user holds: past them a request gets
+	// 429 too_many_requests. Zero for no bound.
+	MaxConns          int
+	MaxConnsPerUser   int
+	MaxStreamsPerUser int
 }
 
 // Server is the rw API as an http.Handler.
@@ -83,6 +92,13 @@ type Server struct {
 	metrics     *Metrics
 	version     string
 	started     time.Time
+	// limits counts what each user holds open; maxConns bounds the
+	// connections of all users together.
+	limits   *userLimits
+	maxConns int
+	// refusedLog rate-limits the log lines of requests refused for a
+	// user's bound.
+	refusedLog *logLimit
 	// stopping is set once the server no longer accepts requests, so that
 	// health checks say so while the jobs are stopped.
 	stopping atomic.Bool
@@ -121,11 +137,15 @@ func New(cfg Config) *Server {
 		metrics:      cfg.Metrics,
 		version:      cfg.Version,
 		started:      time.Now(),
+		limits:       newUserLimits(cfg.MaxConnsPerUser, cfg.MaxStreamsPerUser),
+		maxConns:     cfg.MaxConns,
+		refusedLog:   &logLimit{log: cfg.Log, source: "limits", what: "refused requests", now: time.Now},
 	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics(cfg.Pool.Stats)
 	}
 	s.metrics.countTokens(s.authn)
+	s.metrics.countHeld(s.limits)
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = stopTimeout + 30*time.Second
 	}

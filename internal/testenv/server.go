@@ -104,6 +104,16 @@ func (s *Server) Signal() {
 	}
 }
 
+// SignalAgain delivers a second SIGINT that counts as one: it waits until
+// the server has taken the first and server.SignalWindow has passed since,
+// as signals closer together count as one.
+func (s *Server) SignalAgain(t testing.TB) {
+	t.Helper()
+	s.Logs.WaitFor(t, `"message":"first signal`)
+	time.Sleep(server.SignalWindow + 100*time.Millisecond)
+	s.Signal()
+}
+
 // Stop shuts the server down as the end of its context does, waits until
 // Run has returned (every job stopped) and returns Run's error. Later calls
 // return the same error.

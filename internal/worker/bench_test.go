@@ -139,3 +139,17 @@ func BenchmarkFinishedJobs(b *testing.B) {
 	size, _ := p.store.Size()
 	b.ReportMetric(float64(size)/(1<<20), "store-MiB")
 }
+
+// BenchmarkOpenExecutable measures resolving a start's file: opening the
+// jobs directory (again at each start, so that a directory switched or
+// made again is followed) and the executable in it.
+func BenchmarkOpenExecutable(b *testing.B) {
+	p := newPool(b, Config{})
+	for b.Loop() {
+		f, err := p.openExecutable(helperName)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}

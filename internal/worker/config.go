@@ -136,17 +136,15 @@ func New(cfg Config) (*Pool, error) {
 		cfg.Env = DefaultEnv
 	}
 	cfg.Env = slices.Clone(cfg.Env)
+	// The jobs directory is opened again at each start (see openJobsDir);
+	// this only refuses one that is not there to begin with.
 	root, err := os.OpenRoot(cfg.JobsDir)
 	if err != nil {
 		return nil, fmt.Errorf("worker: open jobs directory: %w", err)
 	}
-	if info, err := root.Stat("."); err != nil || !info.IsDir() {
-		root.Close()
-		return nil, fmt.Errorf("worker: jobs directory %s is not a directory", cfg.JobsDir)
-	}
-	p := &Pool{cfg: cfg, root: root, killc: make(chan struct{}), live: map[int64]*job{}, owned: map[string]int{}, swept: make(chan struct{}, 1), quit: make(chan struct{})}
+	root.Close()
+	p := &Pool{cfg: cfg, killc: make(chan struct{}), live: map[int64]*job{}, owned: map[string]int{}, swept: make(chan struct{}, 1), quit: make(chan struct{})}
 	if err := p.openData(); err != nil {
-		root.Close()
 		return nil, err
 	}
 	p.cond = sync.NewCond(&p.mu)

@@ -27,6 +27,11 @@ var (
 	ErrShuttingDown = errors.New("worker pool is shutting down")
 )
 
+// ErrJobsDirUnavailable means the jobs directory cannot be opened: it was
+// removed, or a symlink to it points nowhere, while the server runs. The
+// caller may try again once the operator has put it back.
+var ErrJobsDirUnavailable = errors.New("jobs directory unavailable")
+
 // ErrInvalidArgs means an argument cannot be passed to a process, such as one
 // holding a NUL byte.
 var ErrInvalidArgs = errors.New("invalid arguments")

@@ -28,8 +28,13 @@ type File struct {
 // cannot make the walk endless. A subdirectory that cannot be read is left
 // out, as Start could not reach its files either.
 func (p *Pool) Files(limit int) (files []File, truncated bool, err error) {
+	root, err := p.openJobsDir()
+	if err != nil {
+		return nil, false, err
+	}
+	defer root.Close()
 	errFull := errors.New("limit reached")
-	fsys := p.root.FS()
+	fsys := root.FS()
 	err = fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if path == "." {

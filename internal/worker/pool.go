@@ -20,7 +20,6 @@ import (
 // the job store. Its methods are safe for concurrent use.
 type Pool struct {
 	cfg          Config
-	root         *os.Root
 	store        *store.Store
 	outDir       string         // the jobs' output files
 	workRoot     string         // the jobs' working directories
@@ -77,7 +76,7 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 	if isolate && !CanIsolate() {
 		return 0, fmt.Errorf("isolation needs a server run as root, to make namespaces and mount /proc: ask without isolation: %w", ErrCannotIsolate)
 	}
-	exe, err := openExecutable(p.root, spec.Path)
+	exe, err := p.openExecutable(spec.Path)
 	if err != nil {
 		return 0, err
 	}
@@ -361,7 +360,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	var err error
 	p.cleanupOnce.Do(func() {
-		err = errors.Join(p.store.Close(), p.root.Close())
+		err = p.store.Close()
 	})
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +32,18 @@ type Credential struct {
 // with a random name in a parent that others may enter but not list, so
 // that a job of another user cannot find it. It is removed with the job.
 func (p *Pool) workDir(j *job) (string, error) {
-	dir, err := os.MkdirTemp(p.workRoot, "job-"+strconv.FormatInt(j.id, 10)+"-")
+	prefix := "job-" + strconv.FormatInt(j.id, 10) + "-"
+	dir, err := os.MkdirTemp(p.workRoot, prefix)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The directory of working directories went away under the
+		// server: make it again rather than fail every job until a
+		// restart. Chmod, as the server's umask takes the bits others
+		// need to enter it.
+		if merr := errors.Join(os.MkdirAll(p.workRoot, 0o711), os.Chmod(p.workRoot, 0o711)); merr == nil {
+			p.problem(j, fmt.Errorf("the directory of working directories %s was missing, and was made again", p.workRoot))
+			dir, err = os.MkdirTemp(p.workRoot, prefix)
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("could not create the job's working directory: %w", err)
 	}
@@ -107,7 +119,12 @@ func (p *Pool) explainStartError(j *job, err error) error {
 
 // interpreter returns the program a script's #! line names, or "".
 func (p *Pool) interpreter(path string) string {
-	f, err := p.root.Open(path)
+	root, err := p.openJobsDir()
+	if err != nil {
+		return ""
+	}
+	defer root.Close()
+	f, err := root.Open(path)
 	if err != nil {
 		return ""
 	}

@@ -12,7 +12,38 @@ import (
 	"syscall"
 )
 
-// openExecutable opens name inside root and checks that it is an executable
+// openJobsDir opens the jobs directory as it is now. It is opened at each
+// start, not once: a jobs directory reached through a symlink that is
+// switched to a new release runs the new release's files from the next
+// start on, and one removed and made again is found again. Opening a
+// directory costs a few microseconds, next to the milliseconds of a
+// start.
+func (p *Pool) openJobsDir() (*os.Root, error) {
+	root, err := os.OpenRoot(p.cfg.JobsDir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil, fmt.Errorf("the jobs directory %s is missing: %w", p.cfg.JobsDir, ErrJobsDirUnavailable)
+		}
+		// The errno stays: a host out of descriptors is not the jobs
+		// directory's fault, and the server says which it is.
+		return nil, fmt.Errorf("open the jobs directory %s: %w: %w", p.cfg.JobsDir, unwrapPathError(err), ErrJobsDirUnavailable)
+	}
+	return root, nil
+}
+
+// openExecutable opens name in the jobs directory as openExecutableIn
+// does.
+func (p *Pool) openExecutable(name string) (*os.File, error) {
+	root, err := p.openJobsDir()
+	if err != nil {
+		return nil, err
+	}
+	// The open file outlives the root: the job runs what was opened.
+	defer root.Close()
+	return openExecutableIn(root, name)
+}
+
+// openExecutableIn opens name inside root and checks that it is an executable
 // regular file. The returned file is the one the job will run: executing the
 // open file rather than its name again means a file swapped in after the
 // check is never run.
@@ -20,7 +51,7 @@ import (
 // Escapes are refused by os.Root, which resolves every component (symlinks
 // included) without ever leaving the directory. The checks before it only
 // give clearer messages for the obvious cases.
-func openExecutable(root *os.Root, name string) (*os.File, error) {
+func openExecutableIn(root *os.Root, name string) (*os.File, error) {
 	switch {
 	case name == "":
 		return nil, fmt.Errorf("empty path: %w", ErrNotAllowed)
