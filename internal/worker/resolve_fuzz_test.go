@@ -69,7 +69,7 @@ func FuzzOpenExecutable(f *testing.F) {
 	// The property below holds trivially if everything is refused: it is
 	// not.
 	for _, ok := range []string{"add.exe", "in.sh", "sub/up.sh", "subdir/b.sh"} {
-		file, err := openExecutable(root, ok)
+		file, err := openExecutableIn(root, ok)
 		if err != nil {
 			f.Fatalf("%q: %v", ok, err)
 		}
@@ -84,7 +84,7 @@ func FuzzOpenExecutable(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		file, err := openExecutable(root, name)
+		file, err := openExecutableIn(root, name)
 		if err != nil {
 			if !errors.Is(err, ErrNotAllowed) && !errors.Is(err, ErrNoSuchFile) {
 				t.Fatalf("%q: %v, want ErrNotAllowed or ErrNoSuchFile", name, err)
