@@ -111,7 +111,56 @@ func signalGroup(pid int, sig syscall.Signal) {
 // waitExit blocks until process pid has exited, without reaping it: the
 // zombie keeps its pid, and so its process group id, reserved until
 // exec.Cmd.Wait reaps it.
+//
+// It waits through a pidfd, which becomes readable when the process exits,
+// registered with the runtime's poller: a thousand running jobs park a
+// thousand goroutines, not a thousand threads blocked in waitid. Where
+// pidfds are not to be had (a kernel before 5.4, or one that refuses
+// them), it blocks its thread in waitid as before.
 func waitExit(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		blockUntilExit(pid)
+		return
+	}
+	// An fd opened non-blocking is registered with the poller.
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err == nil {
+		err = rc.Read(func(fd uintptr) bool {
+			return exitedNoWait(int(fd))
+		})
+	}
+	if err != nil {
+		// Not pollable after all: wait the old way.
+		blockUntilExit(pid)
+	}
+}
+
+// exitedNoWait reports whether the process of pidfd fd has exited, without
+// waiting for it and without reaping it. An error other than EINTR (there
+// is nothing to wait for) counts as exited, as blockUntilExit has it, so
+// that supervise goes on to reap and report it.
+func exitedNoWait(fd int) bool {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PIDFD, fd, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return true
+		}
+		// With WNOHANG and nothing to report, Linux fills in a zero
+		// siginfo; an exited child's has si_signo SIGCHLD.
+		return info.Signo != 0
+	}
+}
+
+// blockUntilExit blocks its thread in waitid until process pid has exited,
+// without reaping it.
+func blockUntilExit(pid int) {
 	var info unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
