@@ -134,7 +134,9 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.fail(w, c, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.job(snap))
+	// A job just queued has written nothing yet: the answer carries no
+	// output, and does not look for any.
+	writeJSON(w, http.StatusOK, s.jobWithTail(snap, 0))
 }
 
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {

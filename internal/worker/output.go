@@ -3,9 +3,11 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 )
 
@@ -79,17 +81,45 @@ func (o *output) close() {
 	o.mu.Unlock()
 }
 
-// copyFrom reads r until EOF or an error and appends what it reads to the
+// copyBuffers holds the copiers' buffers, so that a job does not allocate
+// one of its own: thousands of short jobs would otherwise make 256 KiB of
+// garbage each.
+var copyBuffers = sync.Pool{New: func() any {
+	b := make([]byte, copyBufferSize)
+	return &b
+}}
+
+// copyBufferSize is how much the copier reads at once: a quarter of a
+// grown pipe, so that a job writing fast and its copier work in long
+// strides.
+const copyBufferSize = 256 << 10
+
+// copyFrom reads pipe until EOF or an error and appends what it reads to the
 // spool file, up to the cap; past the cap it keeps reading, so the job never
-// blocks on a full pipe, and drops the bytes. The runner closes the output
-// once the job is final, so that a follower that sees the end of the output
-// also sees the job's final status.
-func (o *output) copyFrom(r io.Reader, f *os.File) {
-	defer f.Close()
-	buf := make([]byte, 256<<10)
+// blocks on a full pipe, and drops the bytes. The file is made on the first
+// byte: a job that writes nothing costs no file. The runner closes the
+// output once the job is final, so that a follower that sees the end of the
+// output also sees the job's final status.
+func (o *output) copyFrom(pipe *os.File) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
+	var f *os.File
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
 	var written int64
+	grown := false
 	for {
-		n, err := r.Read(buf)
+		n, err := pipe.Read(buf)
+		if n >= defaultPipeSize && !grown {
+			// The pipe was full: this job writes fast. Let it and the
+			// copier work in longer strides.
+			growPipe(pipe)
+			grown = true
+		}
 		if n > 0 {
 			keep := int64(n)
 			if room := o.max - written; keep > room {
@@ -102,17 +132,25 @@ func (o *output) copyFrom(r io.Reader, f *os.File) {
 				written = o.max - fits
 				keep = fits
 			}
-			if keep > 0 {
-				if _, werr := f.Write(buf[:keep]); werr == nil && o.budget != nil {
-					o.budget.written.Add(keep)
-				} else if werr != nil {
-					// A full disk must not stall the job: drop the rest,
-					// which grow below records as truncation.
-					o.budget.give(keep)
-					o.fail(unwrapPathError(werr).Error())
-					written = o.max
-					keep = 0
+			var werr error
+			if keep > 0 && f == nil {
+				f, werr = o.create()
+			}
+			if keep > 0 && werr == nil {
+				if _, err := f.Write(buf[:keep]); err != nil {
+					werr = unwrapPathError(err)
 				}
+			}
+			if keep > 0 && werr == nil && o.budget != nil {
+				o.budget.written.Add(keep)
+			}
+			if werr != nil {
+				// A full disk must not stall the job: drop the rest,
+				// which grow below records as truncation.
+				o.budget.give(keep)
+				o.fail(werr.Error())
+				written = o.max
+				keep = 0
 			}
 			written += keep
 			o.grow(keep, keep < int64(n))
@@ -121,6 +159,21 @@ func (o *output) copyFrom(r io.Reader, f *os.File) {
 			return
 		}
 	}
+}
+
+// create makes the output file. A missing output directory (removed under
+// the server) is made again rather than losing the output.
+func (o *output) create() (*os.File, error) {
+	f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		if merr := os.MkdirAll(filepath.Dir(o.path), 0o700); merr == nil {
+			f, err = os.OpenFile(o.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("could not create the output file: %v", unwrapPathError(err))
+	}
+	return f, nil
 }
 
 // Reader reads a job's output from an offset. In follow mode it waits for new
@@ -135,15 +188,24 @@ type Reader struct {
 }
 
 func (o *output) open(ctx context.Context, offset int64, follow bool) (*Reader, error) {
-	f, err := os.Open(o.path)
-	if errors.Is(err, fs.ErrNotExist) && o.finishedEmpty() {
-		// Removed by retention, or never written: nothing to read.
-		return &Reader{ctx: ctx, out: o, off: offset}, nil
-	}
-	if err != nil {
+	r := &Reader{ctx: ctx, out: o, off: offset, follow: follow}
+	if err := r.openFile(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	return &Reader{ctx: ctx, out: o, f: f, off: offset, follow: follow}, nil
+	// No file: nothing was written yet (the copier makes it on the first
+	// byte), or it was removed by retention. Read opens it once there are
+	// bytes to read.
+	return r, nil
+}
+
+// openFile opens the output file for r.
+func (r *Reader) openFile() error {
+	f, err := os.Open(r.out.path)
+	if err != nil {
+		return err
+	}
+	r.f = f
+	return nil
 }
 
 // Read implements io.Reader. It returns io.EOF at the end of the output, and
@@ -155,6 +217,11 @@ func (r *Reader) Read(p []byte) (int, error) {
 	for {
 		size, closed, wake := r.out.state()
 		if r.off < size {
+			if r.f == nil {
+				if err := r.openFile(); err != nil {
+					return 0, err
+				}
+			}
 			if rest := size - r.off; int64(len(p)) > rest {
 				p = p[:rest]
 			}
@@ -182,14 +249,6 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	return r.f.Close()
-}
-
-// finishedEmpty reports whether o is the output of an ended job that kept
-// nothing.
-func (o *output) finishedEmpty() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.closed && o.size == 0
 }
 
 // readTail returns at most the last n bytes of the output written so far and

@@ -93,8 +93,7 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		exe:     exe,
 		status:  StatusStarting,
 	}
-	// The record is committed, and the output file made, with no lock
-	// held: the queue place reserved above keeps the queue's bound.
+	// The record is committed with no lock held: the queue place reserved above keeps the queue's bound.
 	if err := p.create(j); err != nil {
 		exe.Close()
 		p.unreserve()
@@ -109,8 +108,7 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		// Shutdown has taken the queue already: the caller is told no,
 		// so the job must not exist.
 		exe.Close()
-		j.spool.Close()
-		p.report(j.id, errors.Join(p.store.Delete(j.id), os.Remove(p.outputPath(j.id))))
+		p.report(j.id, p.store.Delete(j.id))
 		p.disown(spec.Owner)
 		return 0, ErrShuttingDown
 	}

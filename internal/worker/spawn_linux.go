@@ -40,7 +40,6 @@ func (p *Pool) spawn(j *job, l *launch) (*proc, error) {
 			pr.init.Close()
 		}
 		l.pipe.Close()
-		l.spool.Close()
 		return nil, fmt.Errorf("could not start: %w", p.explainStartError(j, err))
 	}
 	return pr, nil
@@ -170,14 +169,26 @@ func blockUntilExit(pid int) {
 	}
 }
 
-// pipeSize is the output pipe's capacity. The default 64 KiB makes a job
-// that writes a lot wait for the copier every 64 KiB; 1 MiB, the most an
-// unprivileged process may ask for by default, lets both run in longer
-// strides. Failure to grow it is harmless.
-const pipeSize = 1 << 20
+// pipeSize is the capacity the output pipe grows to once the job fills it.
+// The default 64 KiB makes a job that writes a lot wait for the copier
+// every 64 KiB; 1 MiB, the most an unprivileged process may ask for by
+// default, lets both run in longer strides. A job that writes little never
+// fills the default pipe and keeps it. Failure to grow it is harmless.
+const (
+	pipeSize        = 1 << 20
+	defaultPipeSize = 64 << 10
+)
 
+// growPipe grows the pipe that f is one end of, through its raw
+// descriptor: File.Fd would take the pipe out of the runtime's poller.
 func growPipe(f *os.File) {
-	_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize)
+	})
 }
 
 // sameProcess reports whether process pid is still the one that started at
