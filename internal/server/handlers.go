@@ -303,7 +303,12 @@ func (s *Server) writeList(w http.ResponseWriter, c *caller, opts listOptions) {
 		first = false
 		written++
 		last = snap.ID
-		encErr = enc.Encode(s.jobWithTail(snap, opts.tail))
+		tail := opts.tail
+		if snap.OutputSize == 0 {
+			// Nothing to show: do not ask the pool to look.
+			tail = 0
+		}
+		encErr = enc.Encode(s.jobWithTail(snap, tail))
 		return encErr == nil
 	})
 	if err != nil || encErr != nil {

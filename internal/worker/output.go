@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -26,6 +27,36 @@ type output struct {
 	err       string        // why output was dropped, when it was not max
 	closed    bool          // no more bytes will come
 	wake      chan struct{} // closed on the next change of size or closed
+	// last holds the last min(size, SmallTail) bytes written, so that a
+	// list of jobs shows each one's last line without reading its file.
+	last []byte
+	// ended, if set, is given the output's small tail when it closes, for
+	// the pool to keep once the job is no longer live.
+	ended func(smallTail)
+}
+
+// SmallTail is how much of each job's output the pool keeps in memory, for
+// as long as the job's record lives: enough for the line rw ls shows of a
+// job (60 runes of up to 4 bytes). Longer tails are read from the file.
+const SmallTail = 256
+
+// smallTail is the end of a job's kept output: its last bytes, and how
+// many bytes were kept in all.
+type smallTail struct {
+	b    []byte
+	size int64
+}
+
+// tail returns at most the last n bytes of the output t ends, and whether
+// bytes before them were left out; ok is false when t holds fewer than
+// asked for and more were kept.
+func (t smallTail) tail(n int64) (b []byte, cut, ok bool) {
+	start := max(t.size-n, 0)
+	want := t.size - start
+	if want > int64(len(t.b)) {
+		return nil, false, false
+	}
+	return slices.Clone(t.b[int64(len(t.b))-want:]), start > 0, true
 }
 
 func newOutput(path string, max int64, budget *diskBudget) *output {
@@ -62,23 +93,36 @@ func (o *output) state() (size int64, closed bool, wake <-chan struct{}) {
 	return o.size, o.closed, o.wake
 }
 
-// grow publishes n more bytes (and truncation) and wakes the readers.
-func (o *output) grow(n int64, truncated bool) {
+// grow publishes the bytes kept (and truncation) and wakes the readers.
+func (o *output) grow(kept []byte, truncated bool) {
 	o.mu.Lock()
-	o.size += n
+	o.size += int64(len(kept))
+	if len(kept) >= SmallTail {
+		o.last = append(o.last[:0], kept[len(kept)-SmallTail:]...)
+	} else if len(kept) > 0 {
+		if drop := len(o.last) + len(kept) - SmallTail; drop > 0 {
+			o.last = append(o.last[:0], o.last[drop:]...)
+		}
+		o.last = append(o.last, kept...)
+	}
 	o.truncated = o.truncated || truncated
 	close(o.wake)
 	o.wake = make(chan struct{})
 	o.mu.Unlock()
 }
 
-// close marks the output complete and wakes the readers for the last time.
+// close marks the output complete, wakes the readers for the last time and
+// hands the small tail to ended.
 func (o *output) close() {
 	o.mu.Lock()
 	o.closed = true
 	close(o.wake)
 	o.wake = make(chan struct{})
+	t := smallTail{b: slices.Clone(o.last), size: o.size}
 	o.mu.Unlock()
+	if o.ended != nil {
+		o.ended(t)
+	}
 }
 
 // copyBuffers holds the copiers' buffers, so that a job does not allocate
@@ -153,7 +197,7 @@ func (o *output) copyFrom(pipe *os.File) {
 				keep = 0
 			}
 			written += keep
-			o.grow(keep, keep < int64(n))
+			o.grow(buf[:keep], keep < int64(n))
 		}
 		if err != nil {
 			return
@@ -252,21 +296,35 @@ func (r *Reader) Close() error {
 }
 
 // readTail returns at most the last n bytes of the output written so far and
-// whether bytes before them were left out.
+// whether bytes before them were left out: from memory when the small tail
+// holds them, else from the file.
 func (o *output) readTail(n int64) ([]byte, bool, error) {
-	size, _, _ := o.stat()
+	o.mu.Lock()
+	t := smallTail{b: o.last, size: o.size}
+	b, cut, ok := t.tail(n)
+	o.mu.Unlock()
+	if ok {
+		return b, cut, nil
+	}
+	return readFileTail(o.path, t.size, n)
+}
+
+// readFileTail returns at most the last n bytes of the first size bytes of
+// the file at path, and whether bytes before them were left out.
+func readFileTail(path string, size, n int64) ([]byte, bool, error) {
 	if size == 0 {
 		return nil, false, nil
 	}
 	start := max(size-n, 0)
-	f, err := os.Open(o.path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, false, err
 	}
 	defer f.Close()
 	buf := make([]byte, size-start)
-	if _, err := f.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
+	k, err := f.ReadAt(buf, start)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, false, err
 	}
-	return buf, start > 0, nil
+	return buf[:k], start > 0, nil
 }

@@ -78,6 +78,8 @@ func (p *Pool) create(j *job) error {
 	j.id = rec.ID
 	// The output file is made by the copier, on the job's first byte.
 	j.out = newOutput(p.outputPath(j.id), p.cfg.MaxOutput, &p.budget)
+	id := j.id
+	j.out.ended = func(t smallTail) { p.tails.put(id, t) }
 	return nil
 }
 
@@ -158,6 +160,7 @@ func (p *Pool) remove(s Snapshot) error {
 	p.mu.Lock()
 	delete(p.live, s.ID)
 	p.mu.Unlock()
+	p.tails.forget(s.ID)
 	if err := os.Remove(p.outputPath(s.ID)); err == nil {
 		p.budget.give(s.OutputSize)
 	} else if !errors.Is(err, fs.ErrNotExist) {
