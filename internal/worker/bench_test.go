@@ -137,3 +137,30 @@ func BenchmarkFinishedJobs(b *testing.B) {
 	size, _ := p.store.Size()
 	b.ReportMetric(float64(size)/(1<<20), "store-MiB")
 }
+
+// BenchmarkFollowPastCap measures how fast a follower receives the output
+// of a job that writes 1 GiB under the default output cap: past the first
+// 64 MiB the bytes are streamed from memory only, with no file behind.
+func BenchmarkFollowPastCap(b *testing.B) {
+	const size = 1 << 30
+	p := newPool(b, Config{})
+	b.SetBytes(size)
+	buf := make([]byte, 256<<10)
+	for b.Loop() {
+		id, err := p.Start(Spec{Path: helperName, Args: []string{"flood", strconv.Itoa(size)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		r, err := p.Follow(ctx, id, 0, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.CopyBuffer(io.Discard, r, buf)
+		r.Close()
+		cancel()
+		if err != nil || n != size {
+			b.Fatalf("followed %d bytes, %v; want %d", n, err, size)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,27 +11,39 @@ import (
 	"sync"
 )
 
-// output is the spooled output of one job: a file that only the job's copier
-// appends to, and a size that readers may read up to. Readers never block the
-// writer: they are woken through a channel that the writer closes after each
-// write and replaces, so there is no polling and no per-reader buffer.
+// output is the output of one job: a file that only the job's copier
+// appends to, up to the cap, and a ring of the most recent bytes in memory,
+// past the cap too. Followers read from the ring while they keep up, and
+// from the file once they fall behind it, so the disk never stands
+// between a live follower and the job. Readers never block the writer:
+// they are woken through a channel that the writer closes after each read
+// from the pipe and replaces, so there is no polling and no per-reader
+// buffer.
 type output struct {
 	path   string
 	max    int64
 	budget *diskBudget // the data directory's bound, shared by all jobs
 
 	mu        sync.Mutex
-	size      int64         // bytes written to the file and visible to readers
+	size      int64         // bytes kept: written to the file, a prefix of the stream
+	total     int64         // bytes of the stream, kept or not: what readers may read up to
+	ring      ring          // the stream's most recent bytes
 	truncated bool          // output past max was dropped
 	err       string        // why output was dropped, when it was not max
 	closed    bool          // no more bytes will come
-	wake      chan struct{} // closed on the next change of size or closed
-	// last holds the last min(size, SmallTail) bytes written, so that a
+	wake      chan struct{} // closed on the next change of total or closed
+	// last holds the last min(size, SmallTail) bytes kept, so that a
 	// list of jobs shows each one's last line without reading its file.
 	last []byte
 	// ended, if set, is given the output's small tail when it closes, for
 	// the pool to keep once the job is no longer live.
 	ended func(smallTail)
+	// followers are the readers in follow mode of the live output, which
+	// the copier waits for before it drops bytes they have not read.
+	followers map[*Reader]struct{}
+	// progress, while the copier waits for followers, is closed by the
+	// next follower that reads.
+	progress chan struct{}
 }
 
 // SmallTail is how much of each job's output the pool keeps in memory, for
@@ -66,7 +77,7 @@ func newOutput(path string, max int64, budget *diskBudget) *output {
 // finishedOutput is the complete output of a job that has ended: its file,
 // size bytes long, with nothing more to come.
 func finishedOutput(path string, size int64) *output {
-	return &output{path: path, size: size, closed: true, wake: make(chan struct{})}
+	return &output{path: path, size: size, total: size, closed: true, wake: make(chan struct{})}
 }
 
 // stat returns the current size, whether output was dropped, and why, when
@@ -86,14 +97,8 @@ func (o *output) fail(reason string) {
 	o.mu.Unlock()
 }
 
-// state returns what a reader needs to decide whether to read, wait or stop.
-func (o *output) state() (size int64, closed bool, wake <-chan struct{}) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.size, o.closed, o.wake
-}
-
-// grow publishes the bytes kept (and truncation) and wakes the readers.
+// grow records the bytes kept in the file (and truncation). Readers were
+// woken for them already, by publish.
 func (o *output) grow(kept []byte, truncated bool) {
 	o.mu.Lock()
 	o.size += int64(len(kept))
@@ -106,6 +111,14 @@ func (o *output) grow(kept []byte, truncated bool) {
 		o.last = append(o.last, kept...)
 	}
 	o.truncated = o.truncated || truncated
+	o.mu.Unlock()
+}
+
+// publish makes n more bytes of the stream, read into the ring's space,
+// visible to readers and wakes them.
+func (o *output) publish(n int) {
+	o.mu.Lock()
+	o.total += int64(n)
 	close(o.wake)
 	o.wake = make(chan struct{})
 	o.mu.Unlock()
@@ -118,6 +131,11 @@ func (o *output) close() {
 	o.closed = true
 	close(o.wake)
 	o.wake = make(chan struct{})
+	if o.size == o.total {
+		// Every byte is in the file: readers read it from there, and the
+		// ring's memory goes now, not with the last reader.
+		o.ring = ring{}
+	}
 	t := smallTail{b: slices.Clone(o.last), size: o.size}
 	o.mu.Unlock()
 	if o.ended != nil {
@@ -125,29 +143,14 @@ func (o *output) close() {
 	}
 }
 
-// copyBuffers holds the copiers' buffers, so that a job does not allocate
-// one of its own: thousands of short jobs would otherwise make 256 KiB of
-// garbage each.
-var copyBuffers = sync.Pool{New: func() any {
-	b := make([]byte, copyBufferSize)
-	return &b
-}}
-
-// copyBufferSize is how much the copier reads at once: a quarter of a
-// grown pipe, so that a job writing fast and its copier work in long
-// strides.
-const copyBufferSize = 256 << 10
-
-// copyFrom reads pipe until EOF or an error and appends what it reads to the
-// spool file, up to the cap; past the cap it keeps reading, so the job never
-// blocks on a full pipe, and drops the bytes. The file is made on the first
-// byte: a job that writes nothing costs no file. The runner closes the
-// output once the job is final, so that a follower that sees the end of the
-// output also sees the job's final status.
+// copyFrom reads pipe until EOF or an error, straight into the ring, where
+// readers see the bytes at once, then appends them to the output file up
+// to the cap; past the cap it keeps reading, so the job never blocks on a
+// full pipe, and keeps the bytes in the ring only. The file is made on the
+// first byte: a job that writes nothing costs no file. The runner closes
+// the output once the job is final, so that a follower that sees the end
+// of the output also sees the job's final status.
 func (o *output) copyFrom(pipe *os.File) {
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	buf := *bp
 	var f *os.File
 	defer func() {
 		if f != nil {
@@ -157,6 +160,7 @@ func (o *output) copyFrom(pipe *os.File) {
 	var written int64
 	grown := false
 	for {
+		buf := o.space()
 		n, err := pipe.Read(buf)
 		if n >= defaultPipeSize && !grown {
 			// The pipe was full: this job writes fast. Let it and the
@@ -165,6 +169,8 @@ func (o *output) copyFrom(pipe *os.File) {
 			grown = true
 		}
 		if n > 0 {
+			// Followers first: they need not wait for the disk.
+			o.publish(n)
 			keep := int64(n)
 			if room := o.max - written; keep > room {
 				keep = room
@@ -218,81 +224,6 @@ func (o *output) create() (*os.File, error) {
 		return nil, fmt.Errorf("could not create the output file: %v", unwrapPathError(err))
 	}
 	return f, nil
-}
-
-// Reader reads a job's output from an offset. In follow mode it waits for new
-// bytes until the job has ended and every byte was delivered; otherwise it
-// ends at the bytes written so far. A Reader must be closed.
-type Reader struct {
-	ctx    context.Context
-	out    *output
-	f      *os.File
-	off    int64
-	follow bool
-}
-
-func (o *output) open(ctx context.Context, offset int64, follow bool) (*Reader, error) {
-	r := &Reader{ctx: ctx, out: o, off: offset, follow: follow}
-	if err := r.openFile(); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	// No file: nothing was written yet (the copier makes it on the first
-	// byte), or it was removed by retention. Read opens it once there are
-	// bytes to read.
-	return r, nil
-}
-
-// openFile opens the output file for r.
-func (r *Reader) openFile() error {
-	f, err := os.Open(r.out.path)
-	if err != nil {
-		return err
-	}
-	r.f = f
-	return nil
-}
-
-// Read implements io.Reader. It returns io.EOF at the end of the output, and
-// the context's error if the context ends while it waits.
-func (r *Reader) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for {
-		size, closed, wake := r.out.state()
-		if r.off < size {
-			if r.f == nil {
-				if err := r.openFile(); err != nil {
-					return 0, err
-				}
-			}
-			if rest := size - r.off; int64(len(p)) > rest {
-				p = p[:rest]
-			}
-			n, err := r.f.ReadAt(p, r.off)
-			r.off += int64(n)
-			if n > 0 || err == nil {
-				return n, nil
-			}
-			return 0, err
-		}
-		if closed || !r.follow {
-			return 0, io.EOF
-		}
-		select {
-		case <-wake:
-		case <-r.ctx.Done():
-			return 0, r.ctx.Err()
-		}
-	}
-}
-
-// Close releases the reader's file.
-func (r *Reader) Close() error {
-	if r.f == nil {
-		return nil
-	}
-	return r.f.Close()
 }
 
 // readTail returns at most the last n bytes of the output written so far and
