@@ -125,7 +125,7 @@ func (o *output) publish(n int) {
 }
 
 // close marks the output complete, wakes the readers for the last time and
-// hands the small tail to ended.
+// hands the small tail, if any, to ended.
 func (o *output) close() {
 	o.mu.Lock()
 	o.closed = true
@@ -138,7 +138,9 @@ func (o *output) close() {
 	}
 	t := smallTail{b: slices.Clone(o.last), size: o.size}
 	o.mu.Unlock()
-	if o.ended != nil {
+	if o.ended != nil && t.size > 0 {
+		// An empty tail is not worth a place: the file's absence says
+		// the same.
 		o.ended(t)
 	}
 }
