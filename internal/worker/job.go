@@ -189,8 +189,7 @@ func (j *job) await(ctx context.Context, what string) (Snapshot, error) {
 }
 
 // finish sets the final status and closes the executable if it was never
-// used. announce then tells the waiters. Both must
-// be called exactly once.
+// used. announce then tells the waiters. Both must be called exactly once.
 func (j *job) finish(status Status, exitCode *int, reason Reason, message string, ended time.Time) {
 	j.mu.Lock()
 	j.status = status

@@ -94,7 +94,8 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		exe:     exe,
 		status:  StatusStarting,
 	}
-	// The record is committed with no lock held: the queue place reserved above keeps the queue's bound.
+	// The record is committed with no lock held: the queue place
+	// reserved above keeps the queue's bound.
 	if err := p.create(j); err != nil {
 		exe.Close()
 		p.unreserve()
