@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -20,9 +21,17 @@ import (
 func BenchmarkStartToRunning(b *testing.B) {
 	for _, withCgroups := range []bool{false, true} {
 		b.Run(fmt.Sprintf("cgroups=%v", withCgroups), func(b *testing.B) {
+			// A job may be seen running twice: by Start's own change,
+			// when a worker was quicker, and by the worker's.
 			running := make(chan int64, 1)
+			var mu sync.Mutex
+			seen := map[int64]bool{}
 			cfg := Config{OnChange: func(s Snapshot) {
-				if s.Status == StatusRunning {
+				mu.Lock()
+				first := s.Status == StatusRunning && !seen[s.ID]
+				seen[s.ID] = seen[s.ID] || first
+				mu.Unlock()
+				if first {
 					running <- s.ID
 				}
 			}}
