@@ -3,6 +3,7 @@ package worker
 import (
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -25,9 +26,17 @@ func TestRunningJobsDoNotHoldThreads(t *testing.T) {
 	const jobs = 200
 	dir := t.TempDir()
 	copyFile(t, "/bin/sleep", filepath.Join(dir, "sleep"), 0o755)
+	// A job may be seen running twice: by Start's own change, when a
+	// worker was quicker, and by the worker's.
 	running := make(chan int64, jobs)
+	var mu sync.Mutex
+	seen := map[int64]bool{}
 	p := newPool(t, Config{JobsDir: dir, Workers: jobs, QueueSize: jobs, OnChange: func(s Snapshot) {
-		if s.Status == StatusRunning {
+		mu.Lock()
+		first := s.Status == StatusRunning && !seen[s.ID]
+		seen[s.ID] = seen[s.ID] || first
+		mu.Unlock()
+		if first {
 			running <- s.ID
 		}
 	}})
