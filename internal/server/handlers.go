@@ -91,7 +91,9 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.fail(w, c, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.job(snap))
+	// A job just queued has written nothing yet: the answer carries no
+	// output, and does not look for any.
+	writeJSON(w, http.StatusOK, s.jobWithTail(snap, 0))
 }
 
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -265,7 +267,12 @@ func (s *Server) writeList(w http.ResponseWriter, c *caller, opts listOptions) {
 		first = false
 		written++
 		last = snap.ID
-		encErr = enc.Encode(s.jobWithTail(snap, opts.tail))
+		tail := opts.tail
+		if snap.OutputSize == 0 {
+			// Nothing to show: do not ask the pool to look.
+			tail = 0
+		}
+		encErr = enc.Encode(s.jobWithTail(snap, tail))
 		return encErr == nil
 	})
 	if err != nil || encErr != nil {

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,9 +23,17 @@ import (
 func BenchmarkStartToRunning(b *testing.B) {
 	for _, withCgroups := range []bool{false, true} {
 		b.Run(fmt.Sprintf("cgroups=%v", withCgroups), func(b *testing.B) {
+			// A job may be seen running twice: by Start's own change,
+			// when a worker was quicker, and by the worker's.
 			running := make(chan int64, 1)
+			var mu sync.Mutex
+			seen := map[int64]bool{}
 			cfg := Config{OnChange: func(s Snapshot) {
-				if s.Status == StatusRunning {
+				mu.Lock()
+				first := s.Status == StatusRunning && !seen[s.ID]
+				seen[s.ID] = seen[s.ID] || first
+				mu.Unlock()
+				if first {
 					running <- s.ID
 				}
 			}}
@@ -151,5 +160,32 @@ func BenchmarkOpenExecutable(b *testing.B) {
 			b.Fatal(err)
 		}
 		f.Close()
+	}
+}
+
+// BenchmarkFollowPastCap measures how fast a follower receives the output
+// of a job that writes 1 GiB under the default output cap: past the first
+// 64 MiB the bytes are streamed from memory only, with no file behind.
+func BenchmarkFollowPastCap(b *testing.B) {
+	const size = 1 << 30
+	p := newPool(b, Config{})
+	b.SetBytes(size)
+	buf := make([]byte, 256<<10)
+	for b.Loop() {
+		id, err := p.Start(Spec{Path: helperName, Args: []string{"flood", strconv.Itoa(size)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		r, err := p.Follow(ctx, id, 0, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.CopyBuffer(io.Discard, r, buf)
+		r.Close()
+		cancel()
+		if err != nil || n != size {
+			b.Fatalf("followed %d bytes, %v; want %d", n, err, size)
+		}
 	}
 }

@@ -140,7 +140,6 @@ type job struct {
 
 	mu       sync.Mutex
 	exe      *os.File // the validated executable, until the process starts
-	spool    *os.File // the output file, open for writing until the process starts
 	status   Status
 	exitCode *int
 	reason   Reason
@@ -231,9 +230,8 @@ func (j *job) await(ctx context.Context, what string) (Snapshot, error) {
 	}
 }
 
-// finish sets the final status and closes the executable and the spool
-// file if they were never used. announce then tells the waiters. Both must
-// be called exactly once.
+// finish sets the final status and closes the executable if it was never
+// used. announce then tells the waiters. Both must be called exactly once.
 func (j *job) finish(status Status, exitCode *int, reason Reason, message string, ended time.Time) {
 	j.mu.Lock()
 	j.status = status
@@ -241,14 +239,11 @@ func (j *job) finish(status Status, exitCode *int, reason Reason, message string
 	j.reason = reason
 	j.message = message
 	j.ended = ended
-	exe, spool := j.exe, j.spool
-	j.exe, j.spool = nil, nil
+	exe := j.exe
+	j.exe = nil
 	j.mu.Unlock()
 	if exe != nil {
 		exe.Close()
-	}
-	if spool != nil {
-		spool.Close()
 	}
 }
 

@@ -3,29 +3,73 @@
 package worker
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 )
 
-// output is the spooled output of one job: a file that only the job's copier
-// appends to, and a size that readers may read up to. Readers never block the
-// writer: they are woken through a channel that the writer closes after each
-// write and replaces, so there is no polling and no per-reader buffer.
+// output is the output of one job: a file that only the job's copier
+// appends to, up to the cap, and a ring of the most recent bytes in memory,
+// past the cap too. Followers read from the ring while they keep up, and
+// from the file once they fall behind it, so the disk never stands
+// between a live follower and the job. Readers never block the writer:
+// they are woken through a channel that the writer closes after each read
+// from the pipe and replaces, so there is no polling and no per-reader
+// buffer.
 type output struct {
 	path   string
 	max    int64
 	budget *diskBudget // the data directory's bound, shared by all jobs
 
 	mu        sync.Mutex
-	size      int64         // bytes written to the file and visible to readers
+	size      int64         // bytes kept: written to the file, a prefix of the stream
+	total     int64         // bytes of the stream, kept or not: what readers may read up to
+	ring      ring          // the stream's most recent bytes
 	truncated bool          // output past max was dropped
 	err       string        // why output was dropped, when it was not max
 	closed    bool          // no more bytes will come
-	wake      chan struct{} // closed on the next change of size or closed
+	wake      chan struct{} // closed on the next change of total or closed
+	// last holds the last min(size, SmallTail) bytes kept, so that a
+	// list of jobs shows each one's last line without reading its file.
+	last []byte
+	// ended, if set, is given the output's small tail when it closes, for
+	// the pool to keep once the job is no longer live.
+	ended func(smallTail)
+	// followers are the readers in follow mode of the live output, which
+	// the copier waits for before it drops bytes they have not read.
+	followers map[*Reader]struct{}
+	// progress, while the copier waits for followers, is closed by the
+	// next follower that reads.
+	progress chan struct{}
+}
+
+// SmallTail is how much of each job's output the pool keeps in memory, for
+// as long as the job's record lives: enough for the line rw ls shows of a
+// job (60 runes of up to 4 bytes). Longer tails are read from the file.
+const SmallTail = 256
+
+// smallTail is the end of a job's kept output: its last bytes, and how
+// many bytes were kept in all.
+type smallTail struct {
+	b    []byte
+	size int64
+}
+
+// tail returns at most the last n bytes of the output t ends, and whether
+// bytes before them were left out; ok is false when t holds fewer than
+// asked for and more were kept.
+func (t smallTail) tail(n int64) (b []byte, cut, ok bool) {
+	start := max(t.size-n, 0)
+	want := t.size - start
+	if want > int64(len(t.b)) {
+		return nil, false, false
+	}
+	return slices.Clone(t.b[int64(len(t.b))-want:]), start > 0, true
 }
 
 func newOutput(path string, max int64, budget *diskBudget) *output {
@@ -35,7 +79,7 @@ func newOutput(path string, max int64, budget *diskBudget) *output {
 // finishedOutput is the complete output of a job that has ended: its file,
 // size bytes long, with nothing more to come.
 func finishedOutput(path string, size int64) *output {
-	return &output{path: path, size: size, closed: true, wake: make(chan struct{})}
+	return &output{path: path, size: size, total: size, closed: true, wake: make(chan struct{})}
 }
 
 // stat returns the current size, whether output was dropped, and why, when
@@ -55,44 +99,82 @@ func (o *output) fail(reason string) {
 	o.mu.Unlock()
 }
 
-// state returns what a reader needs to decide whether to read, wait or stop.
-func (o *output) state() (size int64, closed bool, wake <-chan struct{}) {
+// grow records the bytes kept in the file (and truncation). Readers were
+// woken for them already, by publish.
+func (o *output) grow(kept []byte, truncated bool) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.size, o.closed, o.wake
+	o.size += int64(len(kept))
+	if len(kept) >= SmallTail {
+		o.last = append(o.last[:0], kept[len(kept)-SmallTail:]...)
+	} else if len(kept) > 0 {
+		if drop := len(o.last) + len(kept) - SmallTail; drop > 0 {
+			o.last = append(o.last[:0], o.last[drop:]...)
+		}
+		o.last = append(o.last, kept...)
+	}
+	o.truncated = o.truncated || truncated
+	o.mu.Unlock()
 }
 
-// grow publishes n more bytes (and truncation) and wakes the readers.
-func (o *output) grow(n int64, truncated bool) {
+// publish makes n more bytes of the stream, read into the ring's space,
+// visible to readers and wakes them.
+func (o *output) publish(n int) {
 	o.mu.Lock()
-	o.size += n
-	o.truncated = o.truncated || truncated
+	o.total += int64(n)
 	close(o.wake)
 	o.wake = make(chan struct{})
 	o.mu.Unlock()
 }
 
-// close marks the output complete and wakes the readers for the last time.
+// close marks the output complete, wakes the readers for the last time and
+// hands the small tail, if any, to ended.
 func (o *output) close() {
 	o.mu.Lock()
 	o.closed = true
 	close(o.wake)
 	o.wake = make(chan struct{})
+	if o.size == o.total {
+		// Every byte is in the file: readers read it from there, and the
+		// ring's memory goes now, not with the last reader.
+		o.ring = ring{}
+	}
+	t := smallTail{b: slices.Clone(o.last), size: o.size}
 	o.mu.Unlock()
+	if o.ended != nil && t.size > 0 {
+		// An empty tail is not worth a place: the file's absence says
+		// the same.
+		o.ended(t)
+	}
 }
 
-// copyFrom reads r until EOF or an error and appends what it reads to the
-// spool file, up to the cap; past the cap it keeps reading, so the job never
-// blocks on a full pipe, and drops the bytes. The runner closes the output
-// once the job is final, so that a follower that sees the end of the output
-// also sees the job's final status.
-func (o *output) copyFrom(r io.Reader, f *os.File) {
-	defer f.Close()
-	buf := make([]byte, 256<<10)
+// copyFrom reads pipe until EOF or an error, straight into the ring, where
+// readers see the bytes at once, then appends them to the output file up
+// to the cap; past the cap it keeps reading, so the job never blocks on a
+// full pipe, and keeps the bytes in the ring only. The file is made on the
+// first byte: a job that writes nothing costs no file. The runner closes
+// the output once the job is final, so that a follower that sees the end
+// of the output also sees the job's final status.
+func (o *output) copyFrom(pipe *os.File) {
+	var f *os.File
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
 	var written int64
+	grown := false
 	for {
-		n, err := r.Read(buf)
+		buf := o.space()
+		n, err := pipe.Read(buf)
+		if n >= defaultPipeSize && !grown {
+			// The pipe was full: this job writes fast. Let it and the
+			// copier work in longer strides.
+			growPipe(pipe)
+			grown = true
+		}
 		if n > 0 {
+			// Followers first: they need not wait for the disk.
+			o.publish(n)
 			keep := int64(n)
 			if room := o.max - written; keep > room {
 				keep = room
@@ -104,20 +186,28 @@ func (o *output) copyFrom(r io.Reader, f *os.File) {
 				written = o.max - fits
 				keep = fits
 			}
-			if keep > 0 {
-				if _, werr := f.Write(buf[:keep]); werr == nil && o.budget != nil {
-					o.budget.written.Add(keep)
-				} else if werr != nil {
-					// A full disk must not stall the job: drop the rest,
-					// which grow below records as truncation.
-					o.budget.give(keep)
-					o.fail(unwrapPathError(werr).Error())
-					written = o.max
-					keep = 0
+			var werr error
+			if keep > 0 && f == nil {
+				f, werr = o.create()
+			}
+			if keep > 0 && werr == nil {
+				if _, err := f.Write(buf[:keep]); err != nil {
+					werr = unwrapPathError(err)
 				}
 			}
+			if keep > 0 && werr == nil && o.budget != nil {
+				o.budget.written.Add(keep)
+			}
+			if werr != nil {
+				// A full disk must not stall the job: drop the rest,
+				// which grow below records as truncation.
+				o.budget.give(keep)
+				o.fail(werr.Error())
+				written = o.max
+				keep = 0
+			}
 			written += keep
-			o.grow(keep, keep < int64(n))
+			o.grow(buf[:keep], keep < int64(n))
 		}
 		if err != nil {
 			return
@@ -125,91 +215,51 @@ func (o *output) copyFrom(r io.Reader, f *os.File) {
 	}
 }
 
-// Reader reads a job's output from an offset. In follow mode it waits for new
-// bytes until the job has ended and every byte was delivered; otherwise it
-// ends at the bytes written so far. A Reader must be closed.
-type Reader struct {
-	ctx    context.Context
-	out    *output
-	f      *os.File
-	off    int64
-	follow bool
-}
-
-func (o *output) open(ctx context.Context, offset int64, follow bool) (*Reader, error) {
-	f, err := os.Open(o.path)
-	if errors.Is(err, fs.ErrNotExist) && o.finishedEmpty() {
-		// Removed by retention, or never written: nothing to read.
-		return &Reader{ctx: ctx, out: o, off: offset}, nil
+// create makes the output file. A missing output directory (removed under
+// the server) is made again rather than losing the output.
+func (o *output) create() (*os.File, error) {
+	f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		if merr := os.MkdirAll(filepath.Dir(o.path), 0o700); merr == nil {
+			f, err = os.OpenFile(o.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("could not create the output file: %v", unwrapPathError(err))
 	}
-	return &Reader{ctx: ctx, out: o, f: f, off: offset, follow: follow}, nil
-}
-
-// Read implements io.Reader. It returns io.EOF at the end of the output, and
-// the context's error if the context ends while it waits.
-func (r *Reader) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for {
-		size, closed, wake := r.out.state()
-		if r.off < size {
-			if rest := size - r.off; int64(len(p)) > rest {
-				p = p[:rest]
-			}
-			n, err := r.f.ReadAt(p, r.off)
-			r.off += int64(n)
-			if n > 0 || err == nil {
-				return n, nil
-			}
-			return 0, err
-		}
-		if closed || !r.follow {
-			return 0, io.EOF
-		}
-		select {
-		case <-wake:
-		case <-r.ctx.Done():
-			return 0, r.ctx.Err()
-		}
-	}
-}
-
-// Close releases the reader's file.
-func (r *Reader) Close() error {
-	if r.f == nil {
-		return nil
-	}
-	return r.f.Close()
-}
-
-// finishedEmpty reports whether o is the output of an ended job that kept
-// nothing.
-func (o *output) finishedEmpty() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.closed && o.size == 0
+	return f, nil
 }
 
 // readTail returns at most the last n bytes of the output written so far and
-// whether bytes before them were left out.
+// whether bytes before them were left out: from memory when the small tail
+// holds them, else from the file.
 func (o *output) readTail(n int64) ([]byte, bool, error) {
-	size, _, _ := o.stat()
+	o.mu.Lock()
+	t := smallTail{b: o.last, size: o.size}
+	b, cut, ok := t.tail(n)
+	o.mu.Unlock()
+	if ok {
+		return b, cut, nil
+	}
+	return readFileTail(o.path, t.size, n)
+}
+
+// readFileTail returns at most the last n bytes of the first size bytes of
+// the file at path, and whether bytes before them were left out.
+func readFileTail(path string, size, n int64) ([]byte, bool, error) {
 	if size == 0 {
 		return nil, false, nil
 	}
 	start := max(size-n, 0)
-	f, err := os.Open(o.path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, false, err
 	}
 	defer f.Close()
 	buf := make([]byte, size-start)
-	if _, err := f.ReadAt(buf, start); err != nil && !errors.Is(err, io.EOF) {
+	k, err := f.ReadAt(buf, start)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, false, err
 	}
-	return buf, start > 0, nil
+	return buf[:k], start > 0, nil
 }

@@ -5,9 +5,7 @@ package worker
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +22,7 @@ type Pool struct {
 	outDir       string         // the jobs' output files
 	workRoot     string         // the jobs' working directories
 	budget       diskBudget     // bytes of output on disk, against MaxDataSize
+	tails        tailCache      // the small tails of ended jobs
 	recovered    Recovery       // what New found unfinished
 	wg           sync.WaitGroup // the workers
 	housekeeping sync.WaitGroup // the retention goroutine
@@ -97,8 +96,8 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		exe:     exe,
 		status:  StatusQueued,
 	}
-	// The record is committed, and the output file made, with no lock
-	// held: the queue place reserved above keeps the queue's bound.
+	// The record is committed with no lock held: the queue place
+	// reserved above keeps the queue's bound.
 	if err := p.create(j); err != nil {
 		exe.Close()
 		p.unreserve()
@@ -116,8 +115,7 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		// Shutdown has taken the queue already: the caller is told no,
 		// so the job must not exist.
 		exe.Close()
-		j.spool.Close()
-		p.report(j.id, errors.Join(p.store.Delete(j.id), os.Remove(p.outputPath(j.id))))
+		p.report(j.id, p.store.Delete(j.id))
 		p.disown(spec.Owner)
 		return 0, ErrShuttingDown
 	}
@@ -271,25 +269,6 @@ func (p *Pool) Follow(ctx context.Context, id int64, offset int64, follow bool) 
 		return nil, fmt.Errorf("open output of job %d: %w", id, err)
 	}
 	return r, nil
-}
-
-// Tail returns at most the last n bytes of job id's output so far, and
-// whether earlier bytes were left out. For an ended job it reads the output
-// file alone, not the record: a list of jobs asks for each one's tail, and
-// has their records already. An id with no output has none.
-func (p *Pool) Tail(id int64, n int64) ([]byte, bool, error) {
-	o := p.liveOutput(id)
-	if o == nil {
-		var err error
-		if o, err = p.endedOutput(id); err != nil {
-			return nil, false, err
-		}
-	}
-	b, cut, err := o.readTail(n)
-	if err != nil {
-		return nil, false, fmt.Errorf("read output of job %d: %w", id, err)
-	}
-	return b, cut, nil
 }
 
 // Scan calls fn with a snapshot of every job with an id over after, in id

@@ -62,9 +62,9 @@ func (p *Pool) outputPath(id int64) string {
 	return filepath.Join(p.outDir, strconv.FormatInt(id, 10)+".out")
 }
 
-// create commits j's first record, which gives it its id, and makes its
-// output file. A job whose output file cannot be made is removed again
-// (its id is not given twice): no half job is left.
+// create commits j's first record, which gives it its id. The output file
+// is not made here, on the start path, but when the job writes its first
+// byte (output.copyFrom).
 func (p *Pool) create(j *job) error {
 	// A store file removed under the server would take this run's records
 	// with it at the next start: refuse, and say what to do.
@@ -78,24 +78,10 @@ func (p *Pool) create(j *job) error {
 		return fmt.Errorf("record the job: %v: %w", err, ErrStorage)
 	}
 	j.id = rec.ID
-	path := p.outputPath(j.id)
-	spool, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrNotExist) {
-		// The data directory went away under the server: make it again
-		// rather than fail every start until a restart.
-		if merr := os.MkdirAll(p.outDir, 0o700); merr == nil {
-			p.problem(j, fmt.Errorf("the output directory %s was missing, and was made again", p.outDir))
-			spool, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		}
-	}
-	if err != nil {
-		if derr := p.store.Delete(j.id); derr != nil {
-			p.problem(j, derr)
-		}
-		return fmt.Errorf("create the output file of job %d: %v: %w", j.id, err, ErrStorage)
-	}
-	j.spool = spool
-	j.out = newOutput(path, p.cfg.MaxOutput, &p.budget)
+	// The output file is made by the copier, on the job's first byte.
+	j.out = newOutput(p.outputPath(j.id), p.cfg.MaxOutput, &p.budget)
+	id := j.id
+	j.out.ended = func(t smallTail) { p.tails.put(id, t) }
 	return nil
 }
 
@@ -176,6 +162,7 @@ func (p *Pool) remove(s Snapshot) error {
 	p.mu.Lock()
 	delete(p.live, s.ID)
 	p.mu.Unlock()
+	p.tails.forget(s.ID)
 	if err := os.Remove(p.outputPath(s.ID)); err == nil {
 		p.budget.give(s.OutputSize)
 	} else if !errors.Is(err, fs.ErrNotExist) {

@@ -36,7 +36,7 @@ func (p *Pool) run(j *job) {
 		return
 	}
 	p.markRunning(j, pr.cmd.Process.Pid)
-	copied := copyOutput(j.out, l.pipe, l.spool)
+	copied := copyOutput(j.out, l.pipe)
 	end := p.supervise(j, pr)
 	p.drain(l.pipe, copied)
 	p.releaseGroup(j, pr.group, &end)
@@ -46,16 +46,15 @@ func (p *Pool) run(j *job) {
 // launch is what prepare makes ready for a job's process: the files the
 // process is given and the ones its runner keeps.
 type launch struct {
-	exe   *os.File // the validated executable: the process's fd 3
-	out   *os.File // the output pipe's write end: the process's stdout and stderr
-	pipe  *os.File // the output pipe's read end, for the copier
-	spool *os.File // the output file, for the copier
-	dir   string   // the job's working directory
+	exe  *os.File // the validated executable: the process's fd 3
+	out  *os.File // the output pipe's write end: the process's stdout and stderr
+	pipe *os.File // the output pipe's read end, for the copier
+	dir  string   // the job's working directory
 }
 
 // prepare does everything for j that comes before its process exists: it
-// takes the executable and the spool file from the job and makes the output
-// pipe and its working directory. If the job must
+// takes the executable from the job and makes the output pipe and its
+// working directory. If the job must
 // not run, because Stop came first or something failed, prepare returns how
 // it ended instead, and owns nothing.
 func (p *Pool) prepare(j *job) (*launch, *ending) {
@@ -64,14 +63,13 @@ func (p *Pool) prepare(j *job) (*launch, *ending) {
 		j.mu.Unlock()
 		return nil, &ending{stop: stoppedBeforeStart}
 	}
-	l := &launch{exe: j.exe, spool: j.spool}
-	j.exe, j.spool = nil, nil
+	l := &launch{exe: j.exe}
+	j.exe = nil
 	j.mu.Unlock()
 
 	dir, err := p.workDir(j)
 	if err != nil {
 		l.exe.Close()
-		l.spool.Close()
 		return nil, &ending{startErr: err}
 	}
 	l.dir = dir
@@ -81,10 +79,8 @@ func (p *Pool) prepare(j *job) (*launch, *ending) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		l.exe.Close()
-		l.spool.Close()
 		return nil, &ending{startErr: fmt.Errorf("could not create the output pipe: %w", err)}
 	}
-	growPipe(w)
 	l.pipe, l.out = r, w
 	return l, nil
 }
@@ -106,13 +102,12 @@ func (p *Pool) markRunning(j *job, pid int) {
 
 // copyOutput starts the goroutine that copies the output pipe to the spool
 // file, and returns a channel closed when it has ended: at the end of the
-// pipe, or when drain cuts it off. It closes the spool file; the pipe is
-// drain's to close.
-func copyOutput(o *output, pipe, spool *os.File) <-chan struct{} {
+// pipe, or when drain cuts it off. The pipe is drain's to close.
+func copyOutput(o *output, pipe *os.File) <-chan struct{} {
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		o.copyFrom(pipe, spool)
+		o.copyFrom(pipe)
 	}()
 	return copied
 }

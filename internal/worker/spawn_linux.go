@@ -40,7 +40,6 @@ func (p *Pool) spawn(j *job, l *launch) (*proc, error) {
 			pr.init.Close()
 		}
 		l.pipe.Close()
-		l.spool.Close()
 		return nil, fmt.Errorf("could not start: %w", p.explainStartError(j, err))
 	}
 	return pr, nil
@@ -111,7 +110,56 @@ func signalGroup(pid int, sig syscall.Signal) {
 // waitExit blocks until process pid has exited, without reaping it: the
 // zombie keeps its pid, and so its process group id, reserved until
 // exec.Cmd.Wait reaps it.
+//
+// It waits through a pidfd, which becomes readable when the process exits,
+// registered with the runtime's poller: a thousand running jobs park a
+// thousand goroutines, not a thousand threads blocked in waitid. Where
+// pidfds are not to be had (a kernel before 5.4, or one that refuses
+// them), it blocks its thread in waitid as before.
 func waitExit(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		blockUntilExit(pid)
+		return
+	}
+	// An fd opened non-blocking is registered with the poller.
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err == nil {
+		err = rc.Read(func(fd uintptr) bool {
+			return exitedNoWait(int(fd))
+		})
+	}
+	if err != nil {
+		// Not pollable after all: wait the old way.
+		blockUntilExit(pid)
+	}
+}
+
+// exitedNoWait reports whether the process of pidfd fd has exited, without
+// waiting for it and without reaping it. An error other than EINTR (there
+// is nothing to wait for) counts as exited, as blockUntilExit has it, so
+// that supervise goes on to reap and report it.
+func exitedNoWait(fd int) bool {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PIDFD, fd, &info, unix.WEXITED|unix.WNOWAIT|unix.WNOHANG, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return true
+		}
+		// With WNOHANG and nothing to report, Linux fills in a zero
+		// siginfo; an exited child's has si_signo SIGCHLD.
+		return info.Signo != 0
+	}
+}
+
+// blockUntilExit blocks its thread in waitid until process pid has exited,
+// without reaping it.
+func blockUntilExit(pid int) {
 	var info unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
@@ -121,14 +169,26 @@ func waitExit(pid int) {
 	}
 }
 
-// pipeSize is the output pipe's capacity. The default 64 KiB makes a job
-// that writes a lot wait for the copier every 64 KiB; 1 MiB, the most an
-// unprivileged process may ask for by default, lets both run in longer
-// strides. Failure to grow it is harmless.
-const pipeSize = 1 << 20
+// pipeSize is the capacity the output pipe grows to once the job fills it.
+// The default 64 KiB makes a job that writes a lot wait for the copier
+// every 64 KiB; 1 MiB, the most an unprivileged process may ask for by
+// default, lets both run in longer strides. A job that writes little never
+// fills the default pipe and keeps it. Failure to grow it is harmless.
+const (
+	pipeSize        = 1 << 20
+	defaultPipeSize = 64 << 10
+)
 
+// growPipe grows the pipe that f is one end of, through its raw
+// descriptor: File.Fd would take the pipe out of the runtime's poller.
 func growPipe(f *os.File) {
-	_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize)
+	})
 }
 
 // sameProcess reports whether process pid is still the one that started at

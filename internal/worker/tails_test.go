@@ -1,0 +1,111 @@
+//go:build linux
+
+package worker
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+)
+
+// TestSmallTailFollowsTheOutput writes random chunks through output.grow
+// and checks the small tail against the bytes written, for every tail
+// length around SmallTail.
+func TestSmallTailFollowsTheOutput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	o := newOutput("", 1<<30, nil)
+	var all []byte
+	for i := range 200 {
+		chunk := make([]byte, rng.IntN(2*SmallTail))
+		for k := range chunk {
+			chunk[k] = byte(rng.IntN(256))
+		}
+		o.grow(chunk, false)
+		all = append(all, chunk...)
+		for _, n := range []int64{0, 1, 17, SmallTail - 1, SmallTail} {
+			b, cut, err := o.readTail(n)
+			start := max(int64(len(all))-n, 0)
+			if err != nil || !bytes.Equal(b, all[start:]) || cut != (start > 0) {
+				t.Fatalf("write %d, tail %d: %d bytes, cut %v, %v; want %d bytes, cut %v",
+					i, n, len(b), cut, err, len(all)-int(start), start > 0)
+			}
+		}
+	}
+}
+
+// TestTailsComeFromMemory checks that tails up to SmallTail bytes, of
+// live and of ended jobs, are served without the output file (removed
+// behind the pool's back here), and that a longer tail reads it.
+func TestTailsComeFromMemory(t *testing.T) {
+	data := t.TempDir()
+	a, err := New(Config{JobsDir: jobsDir, DataDir: data, Env: []string{testEnv}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 1000
+	flood := start(t, a, "flood", strconv.Itoa(size))
+	short := start(t, a, "echo", "short")
+	wait(t, a, flood)
+	wait(t, a, short)
+	want := bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz"), size/26+1)[:size]
+	cases := []struct {
+		id   int64
+		n    int64
+		want []byte
+		cut  bool
+	}{
+		{flood, SmallTail, want[size-SmallTail:], true},
+		{flood, 5, want[size-5:], true},
+		{short, SmallTail, []byte("short\n"), false},
+		{short, 3, []byte("rt\n"), true},
+	}
+	check := func(p *Pool, when string) {
+		t.Helper()
+		for _, c := range cases {
+			b, cut, err := p.Tail(c.id, c.n)
+			if err != nil || !bytes.Equal(b, c.want) || cut != c.cut {
+				t.Errorf("%s: tail %d of job %d: %q, cut %v, %v; want %q, cut %v", when, c.n, c.id, b, cut, err, c.want, c.cut)
+			}
+		}
+	}
+	check(a, "read with the files there")
+	// A larger tail still reads the file.
+	if b, cut, err := a.Tail(flood, 600); err != nil || !bytes.Equal(b, want[size-600:]) || !cut {
+		t.Errorf("tail 600: %d bytes, cut %v, %v", len(b), cut, err)
+	}
+	hide := func() {
+		t.Helper()
+		for _, id := range []int64{flood, short} {
+			if err := os.Rename(a.outputPath(id), a.outputPath(id)+".hidden"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	unhide := func() {
+		t.Helper()
+		for _, id := range []int64{flood, short} {
+			if err := os.Rename(a.outputPath(id)+".hidden", a.outputPath(id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	hide()
+	check(a, "with the files gone")
+	if _, _, err := a.Tail(flood, 600); err == nil {
+		t.Errorf("tail 600 with the file gone: no error, so it was not read from the file")
+	}
+	unhide()
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// The next pool reads each file once, then answers from memory.
+	b := newPool(t, Config{DataDir: data})
+	check(b, "in the next pool")
+	hide()
+	check(b, "in the next pool with the files gone")
+	unhide()
+}
