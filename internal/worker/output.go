@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // output is the output of one job: a file that only the job's copier
@@ -155,13 +158,8 @@ func (o *output) close() {
 // the output once the job is final, so that a follower that sees the end
 // of the output also sees the job's final status.
 func (o *output) copyFrom(pipe *os.File) {
-	var f *os.File
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-	}()
-	var written int64
+	c := copier{o: o}
+	defer c.close()
 	grown := false
 	for {
 		buf := o.space()
@@ -172,46 +170,110 @@ func (o *output) copyFrom(pipe *os.File) {
 			growPipe(pipe)
 			grown = true
 		}
-		if n > 0 {
-			// Followers first: they need not wait for the disk.
-			o.publish(n)
-			keep := int64(n)
-			if room := o.max - written; keep > room {
-				keep = room
-			}
-			if fits := o.budget.take(keep); fits < keep {
-				// The data directory is at its bound: keep what fits,
-				// drop the rest.
-				o.fail("dropped: the data directory reached its --max-data-size")
-				written = o.max - fits
-				keep = fits
-			}
-			var werr error
-			if keep > 0 && f == nil {
-				f, werr = o.create()
-			}
-			if keep > 0 && werr == nil {
-				if _, err := f.Write(buf[:keep]); err != nil {
-					werr = unwrapPathError(err)
-				}
-			}
-			if keep > 0 && werr == nil && o.budget != nil {
-				o.budget.written.Add(keep)
-			}
-			if werr != nil {
-				// A full disk must not stall the job: drop the rest,
-				// which grow below records as truncation.
-				o.budget.give(keep)
-				o.fail(werr.Error())
-				written = o.max
-				keep = 0
-			}
-			written += keep
-			o.grow(buf[:keep], keep < int64(n))
+		c.take(buf[:max(n, 0)])
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// drain cut the copy off. What the job wrote before its end
+			// may still sit in the pipe, unread only because this
+			// goroutine was not scheduled in time on a loaded machine:
+			// take it, without waiting for more.
+			c.takeBuffered(pipe)
 		}
 		if err != nil {
 			return
 		}
+	}
+}
+
+// copier holds what copyFrom knows between reads: the output file, made
+// on the first byte kept, and how much of the cap is used.
+type copier struct {
+	o       *output
+	f       *os.File
+	written int64
+}
+
+func (c *copier) close() {
+	if c.f != nil {
+		c.f.Close()
+	}
+}
+
+// take publishes buf to the readers, then appends what the cap and the
+// data directory's bound allow to the output file.
+func (c *copier) take(buf []byte) {
+	o, n := c.o, len(buf)
+	if n == 0 {
+		return
+	}
+	// Followers first: they need not wait for the disk.
+	o.publish(n)
+	keep := int64(n)
+	if room := o.max - c.written; keep > room {
+		keep = room
+	}
+	if fits := o.budget.take(keep); fits < keep {
+		// The data directory is at its bound: keep what fits, drop the
+		// rest.
+		o.fail("dropped: the data directory reached its --max-data-size")
+		c.written = o.max - fits
+		keep = fits
+	}
+	var werr error
+	if keep > 0 && c.f == nil {
+		c.f, werr = o.create()
+	}
+	if keep > 0 && werr == nil {
+		if _, err := c.f.Write(buf[:keep]); err != nil {
+			werr = unwrapPathError(err)
+		}
+	}
+	if keep > 0 && werr == nil && o.budget != nil {
+		o.budget.written.Add(keep)
+	}
+	if werr != nil {
+		// A full disk must not stall the job: drop the rest, which grow
+		// below records as truncation.
+		o.budget.give(keep)
+		o.fail(werr.Error())
+		c.written = o.max
+		keep = 0
+	}
+	c.written += keep
+	o.grow(buf[:keep], keep < int64(n))
+}
+
+// takeBuffered takes the bytes already in pipe, after a read deadline
+// has passed, and returns at the first read that would wait: a process
+// that left the job's group may hold the pipe open and write on, and it
+// must not keep the job from ending. It takes at most the pipe's largest
+// size, so that such a process cannot keep it reading either.
+func (c *copier) takeBuffered(pipe *os.File) {
+	// The deadline would refuse every read, even of buffered bytes.
+	if pipe.SetReadDeadline(time.Time{}) != nil {
+		return
+	}
+	raw, err := pipe.SyscallConn()
+	if err != nil {
+		return
+	}
+	for left := pipeSize; left > 0; {
+		buf := c.o.space()
+		if len(buf) > left {
+			buf = buf[:left]
+		}
+		var n int
+		var rerr error
+		// The pipe is non-blocking (os.Pipe): a read with nothing
+		// buffered fails with EAGAIN, and returning true keeps the
+		// poller from waiting for more.
+		if err := raw.Read(func(fd uintptr) bool {
+			n, rerr = unix.Read(int(fd), buf)
+			return true
+		}); err != nil || rerr != nil || n <= 0 {
+			return
+		}
+		c.take(buf[:n])
+		left -= n
 	}
 }
 

@@ -3,11 +3,13 @@
 package worker
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestOutputFileIsMadeOnTheFirstByte checks that the start path makes no
@@ -44,5 +46,38 @@ func TestOutputFileIsMadeOnTheFirstByte(t *testing.T) {
 	}
 	if info, err := os.Stat(p.outputPath(talker)); err != nil || info.Size() != 6 {
 		t.Errorf("the output file of a job that wrote 6 bytes: %v, %v", info, err)
+	}
+}
+
+// TestCutOffCopyKeepsBufferedOutput checks that output already in the pipe
+// when drain cuts the copy off is kept, and that the copy then ends
+// although the pipe's write end is still open (a process that left the
+// job's group may hold it). On a loaded machine the copier may not have
+// read a byte by the time drain gives up on it; that once lost a finished
+// job's whole output.
+func TestCutOffCopyKeepsBufferedOutput(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	want := bytes.Repeat([]byte("0123456789abcdef"), 3000) // 48000 bytes: fits a default pipe
+	if _, err := w.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	// drain's cut-off, come before the copier read anything.
+	if err := r.SetReadDeadline(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "out")
+	o := newOutput(path, 1<<20, nil)
+	o.copyFrom(r)
+	o.close()
+	if size, truncated, why := o.stat(); size != int64(len(want)) || truncated {
+		t.Errorf("kept %d bytes (truncated %v, %q), want %d", size, truncated, why, len(want))
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("output file: %d bytes, %v; want the %d bytes written", len(got), err, len(want))
 	}
 }
