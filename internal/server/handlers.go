@@ -357,7 +357,12 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 		return
 	}
 	defer out.Close()
-	s.stream(w, out)
+	if err := s.stream(w, out); err != nil {
+		s.log.Warn().Str("rid", c.id).Int64("job", id).Err(err).Msg("log stream cut off")
+		// A clean end would tell the client it has every byte: cut the
+		// response off instead, so that it sees the stream break.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // parseTail reads the tailLines and tailBytes query parameters; -1 stands
@@ -388,8 +393,10 @@ func parseTail(q url.Values) (lines, bytes int64, err error) {
 // stream copies a job's output to the response, flushing each chunk as it
 // comes. Each write gets its own deadline instead of one for the response,
 // so a stream may last as long as the job while a client that stops reading
-// is still cut off.
-func (s *Server) stream(w http.ResponseWriter, out io.Reader) {
+// is still cut off. It returns an error only when bytes the client had yet
+// to receive were dropped (past the output cap, the job does not wait for
+// a follower that stops reading for long).
+func (s *Server) stream(w http.ResponseWriter, out io.Reader) error {
 	rc := http.NewResponseController(w)
 	setContentType(w, "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -404,16 +411,21 @@ func (s *Server) stream(w http.ResponseWriter, out io.Reader) {
 			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 			s.metrics.streamedBytes.Add(float64(n))
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
+				return nil
 			}
 			if ferr := rc.Flush(); ferr != nil {
-				return
+				return nil
 			}
+		}
+		if errors.Is(err, worker.ErrOutputDropped) {
+			// The follower fell so far behind that bytes it had not
+			// read are gone.
+			return err
 		}
 		if err != nil {
 			// io.EOF: the job ended and every byte was sent. Anything
 			// else: the client left or the server is shutting down.
-			return
+			return nil
 		}
 	}
 }
