@@ -163,5 +163,5 @@ func TestDataDirRemovedParts(t *testing.T) {
 	if r.Status != http.StatusServiceUnavailable || e.Code != api.CodeStoreUnavailable {
 		t.Errorf("start with no output directory to be had: %d %s, want 503 %s", r.Status, r.Body, api.CodeStoreUnavailable)
 	}
-	s.Logs.WaitFor(t, `"level":"error"`, r.Header.Get("X-Request-Id"), "create the output file")
+	s.Logs.WaitFor(t, `"level":"error"`, r.Header.Get("X-Request-Id"), "output directory "+out+" cannot be used")
 }

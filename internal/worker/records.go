@@ -73,6 +73,9 @@ func (p *Pool) create(j *job) error {
 		p.problem(j, err)
 		return err
 	}
+	if err := p.checkOutDir(j); err != nil {
+		return err
+	}
 	rec, err := p.store.Create(recordOf(j.snapshot()))
 	if err != nil {
 		return fmt.Errorf("record the job: %v: %w", err, ErrStorage)
@@ -282,4 +285,26 @@ func (p *Pool) recover() error {
 		p.recovered.Jobs++
 	}
 	return nil
+}
+
+// checkOutDir makes the output directory again if it went away under the
+// server, and says so, rather than lose every job's output until a
+// restart; a start is refused (ErrStorage) while it cannot be made. One
+// stat per start: the output file itself is made only on the first byte.
+func (p *Pool) checkOutDir(j *job) error {
+	info, err := os.Stat(p.outDir)
+	if err == nil && info.IsDir() {
+		return nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(p.outDir, 0o700); err == nil {
+			p.problem(j, fmt.Errorf("the output directory %s was missing, and was made again", p.outDir))
+			return nil
+		}
+	} else if err == nil {
+		err = errors.New("not a directory")
+	}
+	err = fmt.Errorf("the output directory %s cannot be used (%v): make it a directory the server's user may write, or restart rw serve: %w", p.outDir, unwrapPathError(err), ErrStorage)
+	p.problem(j, err)
+	return err
 }
