@@ -19,14 +19,14 @@ type sizes struct {
 	loadTime    time.Duration // keep-alive load, per client count and server
 	startJobs   int           // jobs per start-rate measurement
 	streamBytes int64         // one followed job's output
-	streamRuns  int           // streams of one job, rw's and the floor's, to take the median of
-	streamRow   int           // jobs in the "in a row" stream
+	streamRuns  int           // streams of one job followed by curl, rw's and the floor's, to take the median of
+	streamRow   int           // jobs followed by rw logs -f in a row
 	listJobs    []int         // job counts the list is measured at
 	running     int           // jobs running at once for the thread count
 }
 
 var (
-	fullSizes  = sizes{cliRounds: 40, loadTime: 3 * time.Second, startJobs: 2000, streamBytes: 1 << 30, streamRuns: 3, streamRow: 6, listJobs: []int{1000, 10000}, running: 1000}
+	fullSizes  = sizes{cliRounds: 40, loadTime: 3 * time.Second, startJobs: 1000, streamBytes: 1 << 30, streamRuns: 3, streamRow: 6, listJobs: []int{1000, 10000}, running: 1000}
 	quickSizes = sizes{cliRounds: 15, loadTime: time.Second, startJobs: 500, streamBytes: 256 << 20, streamRuns: 3, streamRow: 3, listJobs: []int{1000, 3000}, running: 300}
 )
 
