@@ -27,7 +27,7 @@ type sizes struct {
 
 var (
 	fullSizes  = sizes{cliRounds: 40, loadTime: 3 * time.Second, startJobs: 1000, streamBytes: 1 << 30, streamRuns: 3, streamRow: 6, listJobs: []int{1000, 10000}, running: 1000}
-	quickSizes = sizes{cliRounds: 15, loadTime: time.Second, startJobs: 500, streamBytes: 256 << 20, streamRuns: 3, streamRow: 3, listJobs: []int{1000, 3000}, running: 300}
+	quickSizes = sizes{cliRounds: 15, loadTime: 2 * time.Second, startJobs: 500, streamBytes: 256 << 20, streamRuns: 3, streamRow: 3, listJobs: []int{1000, 3000}, running: 300}
 )
 
 // workers is rw serve's default --workers, which the spawn floor matches.
