@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -56,20 +57,27 @@ const (
 )
 
 // userNamePattern is a simple identifier: it is used as a file name and a
-// certificate common name, so it must be neither a path nor empty.
-var userNamePattern = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+// certificate common name, so it must be neither a path nor empty. It is
+// compiled at first use, not at init: every rw command pays a package's
+// init, and most never validate a name.
+var userNamePattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+})
 
 // ValidateUserName reports whether name may be a user name: a lower-case
 // letter or underscore, then up to 31 lower-case letters, digits, '_' or '-'.
 func ValidateUserName(name string) error {
-	if !userNamePattern.MatchString(name) {
+	if !userNamePattern().MatchString(name) {
 		return fmt.Errorf("invalid user name %q: use a lower-case letter or '_' followed by up to 31 lower-case letters, digits, '_' or '-'", name)
 	}
 	return nil
 }
 
-// hostLabel is one label of a DNS name (RFC 1123).
-var hostLabel = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+// hostLabel is one label of a DNS name (RFC 1123), compiled at first use
+// like userNamePattern.
+var hostLabel = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+})
 
 // ValidateHost reports whether h may be a server name: an IP address or a
 // DNS name.
@@ -81,7 +89,7 @@ func ValidateHost(h string) error {
 		return fmt.Errorf("invalid host %q: give a DNS name or an IP address", h)
 	}
 	for _, label := range strings.Split(h, ".") {
-		if !hostLabel.MatchString(label) {
+		if !hostLabel().MatchString(label) {
 			return fmt.Errorf("invalid host %q: give a DNS name or an IP address", h)
 		}
 	}
@@ -226,7 +234,7 @@ func ClientIdentity(cert *x509.Certificate) (Identity, error) {
 		return Identity{}, errors.New("client certificate: want exactly one organizational unit naming the role")
 	}
 	role := cert.Subject.OrganizationalUnit[0]
-	if !userNamePattern.MatchString(role) {
+	if !userNamePattern().MatchString(role) {
 		return Identity{}, fmt.Errorf("client certificate: invalid role %q", role)
 	}
 	return Identity{User: cert.Subject.CommonName, Role: Role(role)}, nil

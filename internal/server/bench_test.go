@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/rw-project/rw/internal/server"
 	"github.com/rw-project/rw/internal/testenv"
 	"github.com/rw-project/rw/internal/worker"
+	"github.com/rw-project/rw/pki"
 )
 
 // benchClients runs b.N requests spread over n clients, each with its own
@@ -26,8 +28,15 @@ func benchClients(b *testing.B, s *testenv.Server, n int, newReq func() *http.Re
 	clients := make([]*http.Client, n)
 	for i := range clients {
 		clients[i] = s.Client(b, s.IDs["alice"])
+	}
+	benchOn(b, clients, newReq)
+}
+
+// benchOn runs b.N requests spread over clients.
+func benchOn(b *testing.B, clients []*http.Client, newReq func() *http.Request) {
+	for _, c := range clients {
 		// Open the connection before the clock starts.
-		do(b, clients[i], newReq())
+		do(b, c, newReq())
 	}
 	var next sync.Mutex
 	left := b.N
@@ -89,6 +98,62 @@ func BenchmarkQuery(b *testing.B) {
 			token := "Bearer " + s.IDs["alice"].Token
 			benchClients(b, s, n, func() *http.Request {
 				req, _ := http.NewRequest("GET", "https://"+s.Addr+"/query", nil)
+				req.Header.Set("Authorization", token)
+				return req
+			})
+		})
+	}
+}
+
+// BenchmarkQueryOne measures GET /query?id=1, authenticated, over keep-alive
+// mTLS with 1, 8 and 64 clients. BenchmarkQueryFloor sends the same
+// requests to a bare keep-alive server with rw's TLS configuration that
+// answers the same bytes without looking at the token: the ratio of the two
+// rates is what rw's authentication, routing and job lookup cost (the goal
+// is at least 0.8x with 8 clients; docs/PERFORMANCE.md).
+func BenchmarkQueryOne(b *testing.B) {
+	for _, n := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			s := testenv.Serve(b, worker.Config{})
+			s.Wait(b, s.StartJob(b, s.IDs["alice"], "add.exe", "8", "10"))
+			token := "Bearer " + s.IDs["alice"].Token
+			benchClients(b, s, n, func() *http.Request {
+				req, _ := http.NewRequest("GET", "https://"+s.Addr+"/query?id=1", nil)
+				req.Header.Set("Authorization", token)
+				return req
+			})
+		})
+	}
+}
+
+func BenchmarkQueryFloor(b *testing.B) {
+	for _, n := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			// rw's own answer, so that both servers write the same bytes.
+			s := testenv.Serve(b, worker.Config{})
+			alice := s.IDs["alice"]
+			s.Wait(b, s.StartJob(b, alice, "add.exe", "8", "10"))
+			answer := s.Call(b, alice, "GET", "/query?id=1", "").Body
+			floor := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write(answer)
+			}))
+			cfg, err := pki.LoadServerTLS(s.Dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			floor.TLS = cfg
+			floor.StartTLS()
+			b.Cleanup(floor.Close)
+			clients := make([]*http.Client, n)
+			for i := range clients {
+				tr := &http.Transport{TLSClientConfig: s.ClientTLS(b, alice)}
+				b.Cleanup(tr.CloseIdleConnections)
+				clients[i] = &http.Client{Transport: tr}
+			}
+			token := "Bearer " + alice.Token
+			benchOn(b, clients, func() *http.Request {
+				req, _ := http.NewRequest("GET", floor.URL+"/query?id=1", nil)
 				req.Header.Set("Authorization", token)
 				return req
 			})
