@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command rwbench measures rw and its floors in the same run and prints their
 // ratios. bench/run.sh builds it with rw and the other floors and runs
 //
