@@ -150,9 +150,9 @@ func (o *output) close() {
 	}
 }
 
-// copyFrom reads pipe until EOF or an error, straight into the ring, where
-// readers see the bytes at once, then appends them to the output file up
-// to the cap; past the cap it keeps reading, so the job never blocks on a
+// copyFrom reads pipe until EOF or an error, straight into the ring,
+// appends the bytes to the output file up to the cap, then shows them to
+// readers (see take); past the cap it keeps reading, so the job never blocks on a
 // full pipe, and keeps the bytes in the ring only. The file is made on the
 // first byte: a job that writes nothing costs no file. The runner closes
 // the output once the job is final, so that a follower that sees the end
@@ -198,15 +198,13 @@ func (c *copier) close() {
 	}
 }
 
-// take publishes buf to the readers, then appends what the cap and the
-// data directory's bound allow to the output file.
+// take appends what the cap and the data directory's bound allow of buf
+// to the output file, then publishes buf to the readers.
 func (c *copier) take(buf []byte) {
 	o, n := c.o, len(buf)
 	if n == 0 {
 		return
 	}
-	// Followers first: they need not wait for the disk.
-	o.publish(n)
 	keep := int64(n)
 	if room := o.max - c.written; keep > room {
 		keep = room
@@ -239,6 +237,11 @@ func (c *copier) take(buf []byte) {
 		keep = 0
 	}
 	c.written += keep
+	// Readers see the bytes once those to be kept are in the file (the
+	// page cache): a follower never sees output that a crash of the
+	// server a moment later would lose. Past the cap nothing is written
+	// and followers get the bytes at once.
+	o.publish(n)
 	o.grow(buf[:keep], keep < int64(n))
 }
 
