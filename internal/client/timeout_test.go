@@ -104,6 +104,12 @@ func TestSlowAnswerIsTimeout(t *testing.T) {
 	if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnreachable) {
 		t.Errorf("got %v, want ErrTimeout", err)
 	}
+	// Kill it now rather than have the server's shutdown wait out the
+	// minute of grace.
+	kill := time.Duration(0)
+	if _, err := c.Stop(context.Background(), job.ID, 10*time.Second, StopOptions{Grace: &kill}); err != nil {
+		t.Errorf("kill the job: %v", err)
+	}
 }
 
 // startIgnoring starts ignore.sh and returns once it ignores SIGTERM, which
