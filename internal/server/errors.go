@@ -23,13 +23,6 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.message }
 
-// Codes of errors this package adds to those of package api.
-const (
-	// codeJobsDirUnavailable: the jobs directory is missing, so no file
-	// can be started or listed; the operator must put it back.
-	codeJobsDirUnavailable = "jobs_dir_unavailable"
-)
-
 // retryAfter is the Retry-After, in seconds, of a 503 for a full queue.
 const retryAfter = 1
 
@@ -45,7 +38,7 @@ func statusOf(err error) (status int, code string) {
 	case resourceError(err) != "":
 		return http.StatusServiceUnavailable, api.CodeNoResources
 	case errors.Is(err, worker.ErrJobsDirUnavailable):
-		return http.StatusServiceUnavailable, codeJobsDirUnavailable
+		return http.StatusServiceUnavailable, api.CodeJobsDirUnavailable
 	case errors.Is(err, worker.ErrNotFound):
 		return http.StatusNotFound, api.CodeNotFound
 	case errors.Is(err, worker.ErrNoSuchFile):
@@ -94,7 +87,7 @@ func writeError(w http.ResponseWriter, err error) {
 	status, code := statusOf(err)
 	msg := err.Error()
 	switch code {
-	case api.CodeQueueFull, api.CodeTooManyJobs, api.CodeNoResources, api.CodeShuttingDown, codeTooManyRequests:
+	case api.CodeQueueFull, api.CodeTooManyJobs, api.CodeNoResources, api.CodeShuttingDown, api.CodeTooManyRequests:
 		// Each passes: a caller may try again.
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	}
@@ -108,7 +101,7 @@ func writeError(w http.ResponseWriter, err error) {
 		msg = "the server cannot record jobs: its job store or data directory is unavailable; tell the server's operator"
 	case api.CodeShuttingDown:
 		msg = "the server is shutting down"
-	case codeJobsDirUnavailable:
+	case api.CodeJobsDirUnavailable:
 		// The log has the path; the caller can do nothing about it.
 		msg = "the server's jobs directory is missing or cannot be opened: tell the server's operator"
 	case api.CodeBodyTooLarge:

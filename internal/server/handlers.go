@@ -22,7 +22,7 @@ import (
 
 // fail answers err, logging it first if it is the server's own fault.
 func (s *Server) fail(w http.ResponseWriter, c *caller, err error) {
-	if status, code := statusOf(err); status == http.StatusInternalServerError || code == api.CodeStoreUnavailable || code == api.CodeNoResources || code == codeJobsDirUnavailable {
+	if status, code := statusOf(err); status == http.StatusInternalServerError || code == api.CodeStoreUnavailable || code == api.CodeNoResources || code == api.CodeJobsDirUnavailable {
 		s.log.Error().Str("rid", c.id).Err(err).Msg("internal error")
 	}
 	writeError(w, err)

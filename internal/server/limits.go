@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+
+	"github.com/rw-project/rw/internal/api"
 )
 
 // Defaults of what one user may hold open at once.
@@ -15,10 +17,6 @@ const (
 	DefaultMaxStreamsPerUser = 32
 	DefaultMaxConnsPerUser   = 64
 )
-
-// codeTooManyRequests answers a user who holds as many connections or
-// follow streams as one user may.
-const codeTooManyRequests = "too_many_requests"
 
 // userLimits counts, per user, the connections and follow streams each
 // holds, so that one user cannot take every file descriptor of the server
@@ -92,7 +90,7 @@ func (l *userLimits) claimConn(ctx context.Context, user string) error {
 		return nil
 	}
 	if n := l.conns[user]; l.maxConns > 0 && n >= l.maxConns {
-		return &apiError{http.StatusTooManyRequests, codeTooManyRequests,
+		return &apiError{http.StatusTooManyRequests, api.CodeTooManyRequests,
 			fmt.Sprintf("%s has %d connections open, the most one user may: reuse them (keep-alive) or close some, then try again", user, n)}
 	}
 	slot.user = user
@@ -106,7 +104,7 @@ func (l *userLimits) acquireStream(user string) (release func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if n := l.streams[user]; l.maxStreams > 0 && n >= l.maxStreams {
-		return nil, &apiError{http.StatusTooManyRequests, codeTooManyRequests,
+		return nil, &apiError{http.StatusTooManyRequests, api.CodeTooManyRequests,
 			fmt.Sprintf("%s follows %d log streams already, the most one user may: end some, then try again", user, n)}
 	}
 	l.streams[user]++
