@@ -155,6 +155,9 @@ func (e *env) startRW(ctx context.Context, name string, extra ...string) (*serve
 		// The harness's jobs wait in the queue rather than be refused,
 		// and every job stays listed.
 		"--queue", "1000000", "--max-jobs-per-user", "0", "--retain-jobs", "0",
+		// The default --max-conns leaves room for a queue of that size,
+		// which leaves none: the load is up to 64 clients of one user.
+		"--max-conns", "1024", "--max-conns-per-user", "0",
 		"--max-output", "2GiB", "--stop-timeout", "1s",
 		// Apart from other servers' job cgroups on the same host.
 		"--cgroup-parent", fmt.Sprintf("rwbench-%d-%s", os.Getpid(), name),

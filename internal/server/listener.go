@@ -11,12 +11,14 @@ import (
 // Room that DefaultMaxConns leaves, within the limit on open files, for what
 // is not a connection: the job store, the listeners, the runtime's own
 // descriptors (fixedFiles); for each running job, its executable, output
-// file, pipes, cgroup files and working directory (filesPerWorker); and for
-// each queued job, its executable and output file (filesPerQueued).
+// file, pipes, pidfd, cgroup files and working directory (filesPerWorker);
+// and for each queued job, its executable, opened at start so that the
+// file started is the file that runs (filesPerQueued: its output file is
+// made only on its first byte).
 const (
 	fixedFiles      = 256
 	filesPerWorker  = 16
-	filesPerQueued  = 2
+	filesPerQueued  = 1
 	minDefaultConns = 16
 )
 

@@ -14,9 +14,9 @@ func TestDefaultMaxConns(t *testing.T) {
 		workers, queue int
 		want           int
 	}{
-		{"the kernel's default soft limit", 1024, 4, 64, (1024 - 256 - 4*16 - 64*2) / 2},
-		{"a common hard limit", 1 << 20, 4, 64, ((1 << 20) - 256 - 4*16 - 64*2) / 2},
-		{"more workers leave fewer", 4096, 64, 1000, (4096 - 256 - 64*16 - 1000*2) / 2},
+		{"the kernel's default soft limit", 1024, 4, 64, (1024 - 256 - 4*16 - 64) / 2},
+		{"a common hard limit", 1 << 20, 4, 64, ((1 << 20) - 256 - 4*16 - 64) / 2},
+		{"more workers leave fewer", 4096, 64, 1000, (4096 - 256 - 64*16 - 1000) / 2},
 		{"too little room keeps the floor", 300, 4, 64, minDefaultConns},
 		{"no room at all keeps the floor", 0, 4, 64, minDefaultConns},
 	}
