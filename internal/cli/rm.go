@@ -45,11 +45,7 @@ func rmAction(c *ucli.Context) error {
 			} else {
 				err = explain(conn, err)
 			}
-			fmt.Fprintf(c.App.ErrWriter, "rw: error: remove job %d: %v\n", id, err)
-			var he *hintError
-			if errors.As(err, &he) {
-				fmt.Fprintf(c.App.ErrWriter, "rw: hint: %s\n", he.hint)
-			}
+			report(c.App.ErrWriter, fmt.Errorf("remove job %d: %w", id, err))
 			failed = exitStatus(exitFailure)
 			continue
 		}
