@@ -97,8 +97,11 @@ func startNoNewPrivs(cmd *exec.Cmd) error {
 // is run through): the job's user may not run it, the interpreter its #!
 // line names does not exist, or it is neither a binary nor a script.
 func (p *Pool) explainStartError(j *job, err error) error {
+	// Only exec's own failure is about the file: an errno from making or
+	// entering the job's cgroup, earlier in the chain, is not.
+	var pe *fs.PathError
 	var errno unix.Errno
-	if !errors.As(err, &errno) {
+	if !errors.As(err, &pe) || pe.Op != "fork/exec" || !errors.As(pe.Err, &errno) {
 		return err
 	}
 	path := j.spec.Path
