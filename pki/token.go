@@ -34,10 +34,6 @@ const DefaultTokenLifetime = 30 * 24 * time.Hour
 // server for exp, nbf and iat.
 const tokenSkew = 30 * time.Second
 
-// A token's nbf and iat are backdated as certificates are (backdate): a
-// token made on a host whose clock runs minutes ahead of the server's is
-// valid at once, where tokenSkew alone would refuse it as not valid yet.
-
 // Errors of VerifyToken, one per check, so that the server can say which
 // check failed.
 var (

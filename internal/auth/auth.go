@@ -135,13 +135,6 @@ func (d Decision) String() string {
 //	user     allow          allow                            hide            deny      allow
 //	monitor  deny           deny                             deny            allow     allow
 //	other    deny           deny                             deny            deny      deny
-//
-// (the rows below are the job actions alone)
-//
-//	role   start   query/stop/logs/remove own job   another's job
-//	admin  allow   allow                     allow
-//	user   allow   allow                     hide
-//	other  deny    deny                      deny
 func Decide(id pki.Identity, action Action, owner string) Decision {
 	switch action {
 	case ActionHealth:

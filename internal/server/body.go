@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rw-project/rw/internal/api"
@@ -182,9 +183,23 @@ func unknownKey(path, key string, fields map[string]reflect.Type) error {
 
 var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
 
+// fieldCache holds jsonFields' answer for each type: the request types
+// are few and fixed, and a body is checked on every request.
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+
 // jsonFields returns the keys of the struct t decodes from, with the type
-// each decodes into; nil when t is not a struct or decodes itself.
+// each decodes into; nil when t is not a struct or decodes itself. The map
+// is shared: callers only read it.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	f := structFields(t)
+	fieldCache.Store(t, f)
+	return f
+}
+
+func structFields(t reflect.Type) map[string]reflect.Type {
 	t = deref(t)
 	if t == nil || t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(unmarshaler) {
 		return nil

@@ -300,14 +300,14 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	q := r.URL.Query()
 	follow := false
-	if v := q.Get("follow"); v != "" {
+	if v := q.Get(api.ParamFollow); v != "" {
 		if follow, err = strconv.ParseBool(v); err != nil {
 			s.fail(w, c, &apiError{http.StatusBadRequest, api.CodeBadRequest, "follow must be true or false"})
 			return
 		}
 	}
 	var offset int64
-	if v := q.Get("offset"); v != "" {
+	if v := q.Get(api.ParamOffset); v != "" {
 		if offset, err = strconv.ParseInt(v, 10, 64); err != nil || offset < 0 {
 			s.fail(w, c, &apiError{http.StatusBadRequest, api.CodeBadRequest, "offset must be a byte count from 0"})
 			return

@@ -58,6 +58,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config)
 		return err
 	case <-ctx.Done():
 	}
+	// Health says so from now, not once Shutdown has drained the
+	// connections, which may take shutdownTimeout.
+	s.stopping.Store(true)
 	// Ending the base context ends every follow stream and every stop in
 	// flight, so Shutdown does not wait for jobs.
 	cancelBase()
