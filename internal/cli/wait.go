@@ -43,7 +43,10 @@ func waitAction(c *ucli.Context) error {
 	defer cleanup()
 	code := exitOK
 	for _, id := range ids {
-		job, err := followToEnd(c, conn, id, io.Discard, client.LogsOptions{})
+		// From the end of the output so far: the bytes are thrown away,
+		// and a long output must not cross the network for nothing.
+		none := int64(0)
+		job, err := followToEnd(c, conn, id, io.Discard, client.LogsOptions{TailBytes: &none})
 		if c.Context.Err() != nil {
 			return exitStatus(exitInterrupted)
 		}
