@@ -50,9 +50,11 @@ func flagValue(c *ucli.Context, name string) string {
 // "default" otherwise.
 func flagSource(f ucli.Flag, args []string) string {
 	for _, name := range f.Names() {
+		// Only flag words: a value that happens to spell a flag's name
+		// ("--data-dir pki") is not that flag.
 		if slices.ContainsFunc(args, func(a string) bool {
-			a = strings.TrimLeft(a, "-")
-			return a == name || strings.HasPrefix(a, name+"=")
+			n, _ := flagName(a)
+			return isFlag(a) && n == name
 		}) {
 			return "flag"
 		}
