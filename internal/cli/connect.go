@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rw-project/rw/internal/state"
@@ -70,16 +68,12 @@ func connectAction(c *ucli.Context) error {
 // renew it: long enough to do it on a working day.
 const tokenWarnBefore = 7 * 24 * time.Hour
 
-// warnTokenExpiry warns on w when id's token expires within
+// warnTokenExpiry warns on w when user's token expires within
 // tokenWarnBefore. The client cannot verify its token (it has no key), so
 // it reads the expiry unverified, only to warn; a token it cannot read, or
 // one already expired, is left for the server to refuse with its reasons.
-func warnTokenExpiry(w io.Writer, id identity, now time.Time) {
-	raw, err := os.ReadFile(id.tokenPath)
-	if err != nil {
-		return
-	}
-	exp, err := pki.UnverifiedTokenExpiry(strings.TrimSpace(string(raw)))
+func warnTokenExpiry(w io.Writer, user, token string, now time.Time) {
+	exp, err := pki.UnverifiedTokenExpiry(token)
 	if err != nil {
 		return
 	}
@@ -87,7 +81,7 @@ func warnTokenExpiry(w io.Writer, id identity, now time.Time) {
 	if left <= 0 || left > tokenWarnBefore {
 		return
 	}
-	fmt.Fprintf(w, "rw: warning: the token of %s expires in %s: renew it with 'rw gen-certs --renew %s'\n", id.user, roughly(left), id.user)
+	fmt.Fprintf(w, "rw: warning: the token of %s expires in %s: renew it with 'rw gen-certs --renew %s'\n", user, roughly(left), user)
 }
 
 // roughly says d in whole days, or hours, or minutes when less, rounded
@@ -100,9 +94,5 @@ func roughly(d time.Duration) string {
 	case d <= 24*time.Hour:
 		unit, name = time.Hour, "hour"
 	}
-	n := (d + unit - 1) / unit
-	if n == 1 {
-		return "1 " + name
-	}
-	return fmt.Sprintf("%d %ss", n, name)
+	return plural(int((d+unit-1)/unit), name)
 }

@@ -116,6 +116,8 @@ type connection struct {
 	id     identity
 	// timeout is --timeout: the bound on connecting and on each request.
 	timeout time.Duration
+	// token is the bearer token read from id's token file.
+	token string
 }
 
 // newClient connects to the server and identity the command line names, or
@@ -140,7 +142,7 @@ func openClient(c *ucli.Context, server string, id identity) (*connection, conte
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	warnTokenExpiry(c.App.ErrWriter, id, time.Now())
+	warnTokenExpiry(c.App.ErrWriter, id.user, conn.token, time.Now())
 	ctx, cancel := conn.bounded(c.Context)
 	return conn, ctx, func() { cancel(); conn.Close() }, nil
 }
@@ -160,11 +162,12 @@ func dial(server string, id identity, timeout time.Duration) (*connection, error
 	if err != nil {
 		return nil, withHint(fmt.Errorf("read token: %w", err), "check --pki and --user, or --token")
 	}
-	cl, err := client.New(client.Config{Server: server, TLS: tlsCfg, Token: strings.TrimSpace(string(token)), DialTimeout: timeout})
+	bearer := strings.TrimSpace(string(token))
+	cl, err := client.New(client.Config{Server: server, TLS: tlsCfg, Token: bearer, DialTimeout: timeout})
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	return &connection{Client: cl, server: server, id: id, timeout: timeout}, nil
+	return &connection{Client: cl, server: server, id: id, timeout: timeout, token: bearer}, nil
 }
 
 // savedTarget returns the server and identity to use: those the command

@@ -285,10 +285,8 @@ func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
 	}
 	if format == "" {
 		format = "json"
-		if f, ok := w.(*os.File); ok {
-			if info, err := f.Stat(); err == nil && info.Mode()&os.ModeCharDevice != 0 {
-				format = "console"
-			}
+		if isTerminal(w) {
+			format = "console"
 		}
 	}
 	switch format {
