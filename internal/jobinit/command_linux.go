@@ -172,6 +172,12 @@ func (s *Status) Close() error {
 	return err
 }
 
+// Started closes the parent's copies of the pipe ends handed to init: call
+// it once cmd has started, as exec.Cmd closes its own, so that a running
+// job holds no descriptors of the server's but the status pipe's read end.
+// Read and Close call it too.
+func (s *Status) Started() { s.closeHanded() }
+
 func (s *Status) closeHanded() {
 	s.handedOnce.Do(func() {
 		for _, f := range s.handed {

@@ -35,6 +35,9 @@ func (p *Pool) spawn(j *job, l *launch) (*proc, error) {
 	// Our copy of the write end would keep the pipe open after the job ends.
 	l.out.Close()
 	l.exe.Close()
+	if err == nil && pr.init != nil {
+		pr.init.Started()
+	}
 	if err != nil {
 		if pr.init != nil {
 			pr.init.Close()
