@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/rw-project/rw/internal/api"
 	"github.com/rw-project/rw/internal/server"
 	"github.com/rw-project/rw/internal/testenv"
 	"github.com/rw-project/rw/internal/worker"
@@ -26,6 +27,7 @@ type fakePool struct {
 	started []worker.Spec
 	stopped []int64
 	removed []int64
+	scanErr error // what Scan fails with, after the jobs
 }
 
 func (p *fakePool) snap(id int64) (worker.Snapshot, error) {
@@ -59,7 +61,7 @@ func (p *fakePool) Scan(after int64, fn func(worker.Snapshot) bool) error {
 			break
 		}
 	}
-	return nil
+	return p.scanErr
 }
 func (p *fakePool) Tail(int64, int64) ([]byte, bool, error) { return []byte("out"), false, nil }
 func (p *fakePool) Follow(context.Context, int64, int64, bool) (io.ReadCloser, error) {
@@ -123,6 +125,22 @@ func TestPermissionTable(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestListStoreFailure checks that a job store failing before any of the
+// list has left the server is answered with its own status, 503
+// store_unavailable, not a 200 cut short.
+func TestListStoreFailure(t *testing.T) {
+	f := testenv.NewPKI(t)
+	s := server.New(server.Config{Pool: &fakePool{scanErr: fmt.Errorf("read: %w", worker.ErrStorage)}, TokenKey: &f.TokenKey.PublicKey, Log: zerolog.Nop()})
+	req := httptest.NewRequest("GET", "/query", nil)
+	req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{f.IDs["alice"].Leaf()}}}
+	req.Header.Set("Authorization", "Bearer "+f.IDs["alice"].Token)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), api.CodeStoreUnavailable) {
+		t.Fatalf("list with a failing store: %d %s, want 503 %s", rec.Code, rec.Body, api.CodeStoreUnavailable)
 	}
 }
 

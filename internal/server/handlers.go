@@ -243,8 +243,11 @@ func parseListOptions(r *http.Request) (listOptions, error) {
 // server's memory grow with the number of jobs.
 func (s *Server) writeList(w http.ResponseWriter, c *caller, opts listOptions) {
 	setContentType(w, "application/json")
-	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 32<<10)
+	// No WriteHeader: the status goes with the first bytes to leave the
+	// buffer, so that a store failing before then is still answered with
+	// its own status.
+	sent := &countingWriter{w: w}
+	bw := bufio.NewWriterSize(sent, 32<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	bw.WriteString(`{"jobs":[`)
@@ -275,11 +278,15 @@ func (s *Server) writeList(w http.ResponseWriter, c *caller, opts listOptions) {
 		encErr = enc.Encode(s.jobWithTail(snap, tail))
 		return encErr == nil
 	})
+	if err != nil && sent.n == 0 {
+		s.fail(w, c, fmt.Errorf("list jobs: %w", err))
+		return
+	}
 	if err != nil || encErr != nil {
 		// The status is sent: all that is left is to cut the answer
-		// short, which a client sees as malformed JSON, not as a list.
+		// off, which a client sees as a broken response, not a list.
 		s.log.Error().Str("rid", c.id).AnErr("store", err).AnErr("write", encErr).Msg("list jobs")
-		return
+		panic(http.ErrAbortHandler)
 	}
 	bw.WriteString("]")
 	if more {
@@ -287,6 +294,18 @@ func (s *Server) writeList(w http.ResponseWriter, c *caller, opts listOptions) {
 	}
 	bw.WriteString("}\n")
 	_ = bw.Flush()
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
