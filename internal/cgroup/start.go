@@ -41,7 +41,18 @@ func (g *Group) StartWith(cmd *exec.Cmd, onThread func() error) error {
 		return err
 	}
 	defer closeFD()
-	if onThread == nil && !slices.ContainsFunc(g.v1, func(dir string) bool { return dir != "" }) {
+	if !slices.ContainsFunc(g.v1, func(dir string) bool { return dir != "" }) {
+		// No v1 cgroup for the thread to join (cgroup2 places the child
+		// by CLONE_INTO_CGROUP): fork from this goroutine's thread, locked
+		// only while onThread's mark must hold, with no goroutine and no
+		// /proc read per start.
+		if onThread != nil {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			if err := onThread(); err != nil {
+				return g.wrapStart(err)
+			}
+		}
 		return g.wrapStart(cmd.Start())
 	}
 	// The placement runs on a goroutine of its own, locked to its thread,
