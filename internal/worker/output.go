@@ -102,10 +102,13 @@ func (o *output) fail(reason string) {
 	o.mu.Unlock()
 }
 
-// grow records the bytes kept in the file (and truncation). Readers were
-// woken for them already, by publish.
-func (o *output) grow(kept []byte, truncated bool) {
+// add makes n more bytes of the stream, read into the ring's space,
+// visible to readers, records kept, those of them now in the file (and
+// whether some were dropped), and wakes the readers: one lock for both, so
+// a reader never sees the stream and the file disagree.
+func (o *output) add(n int, kept []byte, truncated bool) {
 	o.mu.Lock()
+	o.total += int64(n)
 	o.size += int64(len(kept))
 	if len(kept) >= SmallTail {
 		o.last = append(o.last[:0], kept[len(kept)-SmallTail:]...)
@@ -116,14 +119,6 @@ func (o *output) grow(kept []byte, truncated bool) {
 		o.last = append(o.last, kept...)
 	}
 	o.truncated = o.truncated || truncated
-	o.mu.Unlock()
-}
-
-// publish makes n more bytes of the stream, read into the ring's space,
-// visible to readers and wakes them.
-func (o *output) publish(n int) {
-	o.mu.Lock()
-	o.total += int64(n)
 	close(o.wake)
 	o.wake = make(chan struct{})
 	o.mu.Unlock()
@@ -241,8 +236,7 @@ func (c *copier) take(buf []byte) {
 	// page cache): a follower never sees output that a crash of the
 	// server a moment later would lose. Past the cap nothing is written
 	// and followers get the bytes at once.
-	o.publish(n)
-	o.grow(buf[:keep], keep < int64(n))
+	o.add(n, buf[:keep], keep < int64(n))
 }
 
 // takeBuffered takes the bytes already in pipe, after a read deadline

@@ -23,7 +23,7 @@ func TestSmallTailFollowsTheOutput(t *testing.T) {
 		for k := range chunk {
 			chunk[k] = byte(rng.IntN(256))
 		}
-		o.grow(chunk, false)
+		o.add(len(chunk), chunk, false)
 		all = append(all, chunk...)
 		for _, n := range []int64{0, 1, 17, SmallTail - 1, SmallTail} {
 			b, cut, err := o.readTail(n)
