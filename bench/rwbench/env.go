@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,8 +18,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rw-project/rw/pki"
 )
 
 // env is one run's world: the binaries, a PKI, a jobs directory and the
@@ -32,6 +34,9 @@ type env struct {
 	// serveFlags are added to every rw serve's command line.
 	serveFlags []string
 	servers    []*server
+	// authorization is the Authorization header of every request, read
+	// once: a file read per request would be measured with the request.
+	authorization func() (string, error)
 }
 
 // newEnv makes the temporary directory, the PKI and the jobs directory.
@@ -53,6 +58,10 @@ func newEnv(ctx context.Context, bin string) (*env, error) {
 	e.key = filepath.Join(e.pki, "clients", "alice-key.pem")
 	e.ca = filepath.Join(e.pki, "server-ca.pem")
 	e.token = filepath.Join(e.pki, "clients", "alice.jwt")
+	e.authorization = sync.OnceValues(func() (string, error) {
+		t, err := os.ReadFile(e.token)
+		return "Bearer " + strings.TrimSpace(string(t)), err
+	})
 	if err := e.setUp(ctx); err != nil {
 		e.close()
 		return nil, err
@@ -272,17 +281,7 @@ func (e *env) waitReady(ctx context.Context, s *server) error {
 }
 
 func (e *env) tlsConfig() (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(e.cert, e.key)
-	if err != nil {
-		return nil, err
-	}
-	caPEM, err := os.ReadFile(e.ca)
-	if err != nil {
-		return nil, err
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(caPEM)
-	return &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, RootCAs: roots}, nil
+	return pki.LoadClientTLS(e.cert, e.key, e.ca)
 }
 
 // client returns an HTTP client with a keep-alive connection of its own.
@@ -294,10 +293,7 @@ func (e *env) client() (*http.Client, error) {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 1}}, nil
 }
 
-func (e *env) bearer() (string, error) {
-	t, err := os.ReadFile(e.token)
-	return "Bearer " + strings.TrimSpace(string(t)), err
-}
+func (e *env) bearer() (string, error) { return e.authorization() }
 
 // call sends one request to s and decodes a JSON answer into out (if not
 // nil).

@@ -156,8 +156,8 @@ func (e *env) waitIdle(ctx context.Context, s *server, maxID int64) error {
 		if err := e.call(ctx, c, s, "GET", fmt.Sprintf("/query?id=%d&tail=0", maxID), "", &job); err != nil {
 			return err
 		}
-		if job.Status != "starting" && job.Status != "running" {
-			n, err := e.countJobs(ctx, c, s, "starting,running")
+		if job.Status != "queued" && job.Status != "starting" && job.Status != "running" {
+			n, err := e.countJobs(ctx, c, s, "queued,starting,running")
 			if err != nil || n == 0 {
 				return err
 			}
