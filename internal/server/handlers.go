@@ -409,6 +409,16 @@ func parseTail(q url.Values) (lines, bytes int64, err error) {
 	return lines, bytes, nil
 }
 
+const (
+	// streamChunk is the most a stream sends per flush at first: enough
+	// for a job that writes lines now and then. streamChunkMax is what it
+	// grows to once a read fills the chunk, so that a job writing fast is
+	// sent in long strides; it matches the worker's largest read from a
+	// job's pipe.
+	streamChunk    = 32 << 10
+	streamChunkMax = 256 << 10
+)
+
 // stream copies a job's output to the response, flushing each chunk as it
 // comes. Each write gets its own deadline instead of one for the response,
 // so a stream may last as long as the job while a client that stops reading
@@ -423,7 +433,7 @@ func (s *Server) stream(w http.ResponseWriter, out io.Reader) error {
 	_ = rc.Flush()
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, streamChunk)
 	for {
 		n, err := out.Read(buf)
 		if n > 0 {
@@ -435,6 +445,12 @@ func (s *Server) stream(w http.ResponseWriter, out io.Reader) error {
 			if ferr := rc.Flush(); ferr != nil {
 				return nil
 			}
+		}
+		if n == len(buf) && n < streamChunkMax {
+			// The job writes faster than this follower reads: send in
+			// longer strides, as fewer flushes make fewer TLS records
+			// and syscalls for the same bytes.
+			buf = make([]byte, streamChunkMax)
 		}
 		if errors.Is(err, worker.ErrOutputDropped) {
 			// The follower fell so far behind that bytes it had not
