@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -216,8 +217,28 @@ func TestUnverifiedTokenExpiry(t *testing.T) {
 	if want := now.Add(2 * 24 * time.Hour); !exp.Equal(want) {
 		t.Errorf("expiry = %v, want %v", exp, want)
 	}
-	if _, err := UnverifiedTokenExpiry("not.a.token"); !errors.Is(err, ErrTokenMalformed) {
-		t.Errorf("malformed: got %v, want %v", err, ErrTokenMalformed)
+	claims := func(json string) string {
+		return "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(json)) + ".c2ln"
+	}
+	for _, tc := range []struct {
+		name, raw string
+		want      error
+	}{
+		{"not a token", "not.a.token", ErrTokenMalformed},
+		{"two parts", "abc.def", ErrTokenMalformed},
+		{"payload not JSON", claims("exp"), ErrTokenMalformed},
+		{"no exp", claims(`{"sub": "alice"}`), ErrTokenClaims},
+		{"exp not a number", claims(`{"exp": "tomorrow"}`), ErrTokenMalformed},
+		{"exp negative", claims(`{"exp": -5}`), ErrTokenClaims},
+	} {
+		if _, err := UnverifiedTokenExpiry(tc.raw); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// A NumericDate may have a fraction of a second.
+	exp, err = UnverifiedTokenExpiry(claims(`{"exp": 1700000000.5}`))
+	if want := time.Unix(1700000000, 5e8); err != nil || !exp.Equal(want) {
+		t.Errorf("fractional exp: %v, %v; want %v", exp, err, want)
 	}
 }
 

@@ -8,8 +8,11 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -172,14 +175,32 @@ func isSignatureError(err error) bool {
 // its own token with and needs the expiry only to warn its user in time; it
 // must never base a decision to trust the token on it. The error wraps
 // ErrTokenMalformed, or ErrTokenClaims when there is no exp.
+//
+// It decodes the one claim itself, rather than parse the whole token with
+// the JWT library: every client command calls it, before its request.
 func UnverifiedTokenExpiry(raw string) (time.Time, error) {
-	tok, err := jwt.ParseInsecure([]byte(raw))
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: %v", ErrTokenMalformed, err)
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return time.Time{}, fmt.Errorf("%w: %d parts, want 3", ErrTokenMalformed, len(parts))
 	}
-	exp := tok.Expiration()
-	if exp.IsZero() {
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: payload: %v", ErrTokenMalformed, err)
+	}
+	var claims struct {
+		Exp *json.Number `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return time.Time{}, fmt.Errorf("%w: payload: %v", ErrTokenMalformed, err)
+	}
+	if claims.Exp == nil {
 		return time.Time{}, fmt.Errorf("%w: no exp", ErrTokenClaims)
 	}
-	return exp, nil
+	// A NumericDate: seconds since the epoch, which may have a fraction.
+	secs, err := claims.Exp.Float64()
+	if err != nil || secs <= 0 || secs > math.MaxInt64/1e9 {
+		return time.Time{}, fmt.Errorf("%w: exp %s is not a time", ErrTokenClaims, claims.Exp)
+	}
+	whole, frac := math.Modf(secs)
+	return time.Unix(int64(whole), int64(frac*1e9)).UTC(), nil
 }

@@ -74,6 +74,10 @@ func runAction(c *ucli.Context) error {
 	if err != nil {
 		return explain(conn, err)
 	}
+	if job.Reason == "start-failed" {
+		// The answer says so already: there is no output to follow.
+		return jobExit(job, false)
+	}
 	out, err := conn.Logs(ctx, job.ID, true)
 	if err != nil {
 		return explain(conn, err)
@@ -116,6 +120,10 @@ func runAction(c *ucli.Context) error {
 	}
 	if copyErr != nil {
 		return explain(conn, fmt.Errorf("output of job %d: %w", job.ID, copyErr))
+	}
+	if api.FinalStatus(job.Status) {
+		// It had ended when the server answered the start.
+		return jobExit(job, false)
 	}
 	queryCtx, cancel := conn.bounded(ctx)
 	defer cancel()

@@ -62,17 +62,27 @@ func startAction(c *ucli.Context) error {
 // after this is left to it.
 const spawnWait = time.Second
 
+// spawnPoll is how often rw start asks again about a job that has not
+// left the queue or starting yet.
+const spawnPoll = 10 * time.Millisecond
+
 // startFailure watches a job that was just accepted until it runs, ends or
 // spawnWait passes, so that a job that could not start (an interpreter
 // that does not exist, a file that is not a program) is an error, exit 1,
-// and not an id that looks like success.
+// and not an id that looks like success. The server answers POST /start
+// once a job that a free worker took has left starting, so that answer
+// tells already, and no second request is sent. A job answered queued
+// waits for a busy worker, and one answered starting has taken the
+// server's whole wait: both are asked about again every spawnPoll, the
+// first time after one too, since asking at once would find them as they
+// were.
 func startFailure(ctx context.Context, conn *connection, job api.Job) error {
 	deadline := time.Now().Add(spawnWait)
-	for (job.Status == api.StatusQueued || job.Status == api.StatusStarting) && time.Now().Before(deadline) {
+	for spawnPending(job) && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(spawnPoll):
 		}
 		var err error
 		if job, err = conn.Query(ctx, job.ID); err != nil {
@@ -83,4 +93,9 @@ func startFailure(ctx context.Context, conn *connection, job api.Job) error {
 		return withHint(fmt.Errorf("job %d: %s", job.ID, job.Error), "rw inspect %d shows the job", job.ID)
 	}
 	return nil
+}
+
+// spawnPending reports whether job has yet to show whether it could start.
+func spawnPending(job api.Job) bool {
+	return job.Status == api.StatusQueued || job.Status == api.StatusStarting
 }

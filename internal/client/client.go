@@ -98,7 +98,12 @@ type StartOptions struct {
 	Isolate *bool
 }
 
-// Start starts path with args as opts says and returns the new job.
+// Start starts path with args as opts says and returns the new job. A job
+// that a free worker took is returned once it runs or could not start
+// (failed, reason start-failed), so that its status says whether it
+// spawned; one that waits for a worker is returned queued, with its
+// place. An older server answers before the spawn, queued or starting:
+// ask again with Query to tell.
 func (c *Client) Start(ctx context.Context, path string, args []string, opts StartOptions) (api.Job, error) {
 	req := api.StartRequest{FilePath: path, Args: make([]api.Arg, len(args)), Limits: opts.Limits, Isolate: opts.Isolate}
 	timeout := opts.Timeout

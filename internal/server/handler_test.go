@@ -43,6 +43,9 @@ func (p *fakePool) Start(spec worker.Spec) (int64, error) {
 	p.started = append(p.started, spec)
 	return 1, nil
 }
+func (p *fakePool) WaitStarted(_ context.Context, id int64) (worker.Snapshot, error) {
+	return p.snap(id)
+}
 func (p *fakePool) StopWithin(_ context.Context, id int64, _ time.Duration) (worker.Snapshot, error) {
 	p.stopped = append(p.stopped, id)
 	return p.snap(id)

@@ -4,6 +4,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,15 +87,26 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.fail(w, c, err)
 		return
 	}
-	snap, err := s.pool.Query(id)
+	ctx, cancel := context.WithTimeout(r.Context(), startWait)
+	snap, err := s.pool.WaitStarted(ctx, id)
+	cancel()
 	if err != nil {
 		s.fail(w, c, err)
 		return
 	}
-	// A job just queued has written nothing yet: the answer carries no
-	// output, and does not look for any.
+	// The answer carries no output, and does not look for any: a job
+	// just started has written little or nothing yet.
 	writeJSON(w, http.StatusOK, s.jobWithTail(snap, 0))
 }
+
+// startWait bounds how long POST /start waits for a job that a free
+// worker took to leave starting, so that the answer says whether it could
+// be spawned (running, or failed with reason start-failed) and a client
+// needs no second request to tell. A spawn takes milliseconds; one that
+// takes longer is answered starting, and the client may ask again. A job
+// that waits for a worker is answered queued at once: its wait has no
+// bound.
+const startWait = time.Second
 
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 	var req api.StopRequest

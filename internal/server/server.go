@@ -26,6 +26,7 @@ import (
 // Pool is what the server needs from the worker.
 type Pool interface {
 	Start(spec worker.Spec) (int64, error)
+	WaitStarted(ctx context.Context, id int64) (worker.Snapshot, error)
 	StopWithin(ctx context.Context, id int64, grace time.Duration) (worker.Snapshot, error)
 	Query(id int64) (worker.Snapshot, error)
 	Scan(after int64, fn func(worker.Snapshot) bool) error

@@ -106,7 +106,8 @@ type Config struct {
 
 // New validates cfg, opens the job store in the data directory, recovers
 // the jobs a pool that died left unfinished (Recovered says how many), and
-// starts the workers. Call Shutdown to stop them.
+// starts the workers; it returns once each waits for a job. Call Shutdown
+// to stop them.
 func New(cfg Config) (*Pool, error) {
 	if cfg.JobsDir == "" {
 		return nil, errors.New("worker: no jobs directory configured")
@@ -148,10 +149,15 @@ func New(cfg Config) (*Pool, error) {
 		return nil, err
 	}
 	p.cond = sync.NewCond(&p.mu)
+	ready := make(chan struct{})
+	p.ready = ready
 	p.wg.Add(cfg.Workers)
 	for range cfg.Workers {
 		go p.work()
 	}
+	// Every worker waits for a job before the first can be started, so
+	// that WaitStarted counts them all free.
+	<-ready
 	p.housekeeping.Go(p.retain)
 	return p, nil
 }

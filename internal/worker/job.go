@@ -127,6 +127,10 @@ type job struct {
 	out     *output
 	// done is closed when the job reaches its final status.
 	done chan struct{}
+	// begun is closed (once, through begunOnce) when the job has left
+	// StatusQueued and StatusStarting: see leftStarting.
+	begun     chan struct{}
+	begunOnce sync.Once
 	// stopc is closed (once, through stopOnce) when Stop is called.
 	stopc    chan struct{}
 	stopOnce sync.Once
@@ -227,6 +231,17 @@ func (j *job) await(ctx context.Context, what string) (Snapshot, error) {
 		return j.snapshot(), nil
 	case <-ctx.Done():
 		return j.snapshot(), fmt.Errorf("%s job %d: %w", what, j.id, ctx.Err())
+	}
+}
+
+// leftStarting closes begun if the job has left StatusQueued and
+// StatusStarting, waking WaitStarted.
+func (j *job) leftStarting() {
+	j.mu.Lock()
+	s := j.status
+	j.mu.Unlock()
+	if s != StatusQueued && s != StatusStarting {
+		j.begunOnce.Do(func() { close(j.begun) })
 	}
 }
 

@@ -39,7 +39,11 @@ type Pool struct {
 	queued   uint64         // the seq of the last job queued
 	owned    map[string]int // jobs queued or running (or being started), by owner
 	reserved int            // queue places taken by starts whose records are being written
+	idle     int            // workers waiting in next for a job to take
 	closed   bool
+	// ready is closed when every worker first waits for a job, for New;
+	// nil after.
+	ready chan struct{}
 
 	cleanupOnce sync.Once
 }
@@ -91,6 +95,7 @@ func (p *Pool) Start(spec Spec) (int64, error) {
 		isolate: isolate,
 		created: time.Now(),
 		done:    make(chan struct{}),
+		begun:   make(chan struct{}),
 		stopc:   make(chan struct{}),
 		regrace: make(chan struct{}, 1),
 		exe:     exe,
@@ -207,6 +212,36 @@ func (p *Pool) Wait(ctx context.Context, id int64) (Snapshot, error) {
 		return j.await(ctx, "wait for")
 	}
 	return p.recorded(id)
+}
+
+// WaitStarted waits until job id has left StatusQueued and StatusStarting
+// (its process runs, it is being stopped, or it has ended) or ctx ends,
+// and returns the job as it is then: still queued or starting if ctx ended
+// first. A job that waits in the queue behind busy workers is returned at
+// once, queued, with its place: it may wait there for long. So a caller
+// that starts a job learns, in the time a spawn takes, whether it could
+// start at all (StatusFailed with ReasonStartFailed) without polling. It
+// fails only as Query does.
+func (p *Pool) WaitStarted(ctx context.Context, id int64) (Snapshot, error) {
+	p.mu.Lock()
+	j := p.live[id]
+	if j == nil {
+		p.mu.Unlock()
+		return p.recorded(id)
+	}
+	// The idle workers take the jobs at the head of the queue at once;
+	// one further back waits for a worker to end a job.
+	i, queued := p.queueIndex(j)
+	wait := !queued || i < p.idle
+	p.mu.Unlock()
+	if wait {
+		select {
+		case <-j.begun:
+		case <-j.done:
+		case <-ctx.Done():
+		}
+	}
+	return p.snapshot(j), nil
 }
 
 // Query returns a snapshot of job id, or ErrNotFound.
@@ -418,9 +453,15 @@ func (p *Pool) snapshot(j *job) Snapshot {
 func (p *Pool) next() *job {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.idle++
+	if p.ready != nil && p.idle == p.cfg.Workers {
+		close(p.ready)
+		p.ready = nil
+	}
 	for len(p.pending) == 0 && !p.closed {
 		p.cond.Wait()
 	}
+	p.idle--
 	if len(p.pending) == 0 {
 		return nil
 	}
@@ -436,7 +477,10 @@ func (p *Pool) cancelQueued(j *job) {
 	p.record(j, ending{stop: stoppedBeforeStart})
 }
 
+// changed tells those who watch j that its status changed: WaitStarted's
+// callers, once j has left the queue and starting, and OnChange.
 func (p *Pool) changed(j *job) {
+	j.leftStarting()
 	if p.cfg.OnChange != nil {
 		p.cfg.OnChange(p.snapshot(j))
 	}

@@ -4,6 +4,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -103,5 +104,40 @@ func TestQueuedJobIsRecoveredAsFailed(t *testing.T) {
 	if err != nil || s.Status != StatusFailed || s.Reason != ReasonServerRestarted || !strings.Contains(s.Error, "queued") || !s.StartedAt.IsZero() {
 		t.Errorf("the queued job after recovery: %s, %s, %q, started %v, %v; want failed, server-restarted, saying it was queued, never started",
 			s.Status, s.Reason, s.Error, s.StartedAt, err)
+	}
+}
+
+// TestWaitStartedWaitsOnlyForAFreeWorker checks that WaitStarted returns a
+// job a free worker took once it runs, and one that waits behind a busy
+// worker at once, queued, without waiting for its context to end.
+func TestWaitStartedWaitsOnlyForAFreeWorker(t *testing.T) {
+	p := newPool(t, Config{Workers: 1, QueueSize: 4})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	busy := start(t, p, "sleep", "1h")
+	s, err := p.WaitStarted(ctx, busy)
+	if err != nil || s.Status != StatusRunning || s.PID == 0 {
+		t.Fatalf("the job the free worker took: %s, pid %d, %v; want running with a pid", s.Status, s.PID, err)
+	}
+	for ahead := range 2 {
+		id := start(t, p, "echo", "a")
+		s, err := p.WaitStarted(ctx, id)
+		if err != nil || ctx.Err() != nil || s.Status != StatusQueued || s.QueuePosition == nil || *s.QueuePosition != ahead {
+			t.Errorf("job %d behind the busy worker: %s with %q ahead, %v, context %v; want queued with %d ahead at once",
+				id, s.Status, positionOf(s), err, ctx.Err(), ahead)
+		}
+	}
+
+	// A job that has ended is returned as it ended, from memory or the
+	// store.
+	if _, err := p.Stop(ctx, busy); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := p.WaitStarted(ctx, busy); err != nil || s.Status != StatusStopped {
+		t.Errorf("the stopped job: %s, %v; want stopped", s.Status, err)
+	}
+	if _, err := p.WaitStarted(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a job that does not exist: %v, want ErrNotFound", err)
 	}
 }
