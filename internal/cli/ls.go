@@ -83,31 +83,23 @@ func lsAction(c *ucli.Context) error {
 	if !asJSON {
 		tail = lsTailBytes
 	}
-	// Each job is printed as it is decoded, into a buffer written once at
-	// the end: a list that breaks off prints nothing, and a thousand lines
-	// take one write, not a thousand.
+	// The one-line format and -q print each job as it is decoded, into a
+	// buffer written once at the end: a list that breaks off prints
+	// nothing, and a thousand lines take one write, not a thousand. They
+	// show no more than a brief job. --json and -l need the whole list
+	// first (-l measures ages and durations from after its end).
 	var out bytes.Buffer
-	var jobs []api.Job // --json only
-	now := time.Now()
-	tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
-	n := 0
-	// The one-line format and -q show no more than a brief job.
+	var jobs []api.Job // --json and -l
 	opts := client.ListOptions{Tail: tail, Statuses: statuses, Brief: !asJSON && !long}
+	n := 0
 	err = conn.EachJob(ctx, opts, func(j api.Job) error {
 		n++
 		switch {
-		case asJSON:
+		case asJSON, long:
 			jobs = append(jobs, j)
 		case quiet:
 			out.WriteString(strconv.FormatInt(j.ID, 10))
 			out.WriteByte('\n')
-		case long:
-			if n == 1 {
-				fmt.Fprintln(tw, "ID\tSTATUS\tEXIT\tREASON\tOWNER\tCREATED\tDURATION\tCPU\tMEM PEAK\tCOMMAND\tOUTPUT")
-			}
-			cpu, mem := usageText(j.Usage)
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, exitText(j.ExitCode), orDefault(j.Reason, "-"),
-				j.Owner, agoText(j.CreatedAt, now), runTimeText(j, now), cpu, mem, commandText(j, commandWidth), outputText(j.Output, j.OutputTruncated, 40))
 		default:
 			out.WriteString(shortLine(j))
 			out.WriteByte('\n')
@@ -122,14 +114,24 @@ func lsAction(c *ucli.Context) error {
 		// Nothing on stdout, so that scripts see an empty list.
 		fmt.Fprintln(c.App.ErrWriter, "no jobs")
 	}
-	if asJSON {
+	switch {
+	case asJSON:
 		if jobs == nil {
 			jobs = []api.Job{} // "jobs": [], not null
 		}
 		return writeJSON(w, api.JobList{Jobs: jobs})
-	}
-	if err := tw.Flush(); err != nil {
-		return err
+	case long && len(jobs) > 0:
+		now := time.Now()
+		tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATUS\tEXIT\tREASON\tOWNER\tCREATED\tDURATION\tCPU\tMEM PEAK\tCOMMAND\tOUTPUT")
+		for _, j := range jobs {
+			cpu, mem := usageText(j.Usage)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, exitText(j.ExitCode), orDefault(j.Reason, "-"),
+				j.Owner, agoText(j.CreatedAt, now), runTimeText(j, now), cpu, mem, commandText(j, commandWidth), outputText(j.Output, j.OutputTruncated, 40))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	_, err = w.Write(out.Bytes())
 	return err
