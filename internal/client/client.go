@@ -303,7 +303,8 @@ func readJobList(dec *json.Decoder, brief bool, f func(api.Job) error) error {
 		if err != nil {
 			return err
 		}
-		if key != "jobs" {
+		// json matches member names without regard to case.
+		if name, _ := key.(string); !strings.EqualFold(name, "jobs") {
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return err

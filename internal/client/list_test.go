@@ -22,6 +22,7 @@ func TestReadJobList(t *testing.T) {
 		{"a page", `{"jobs":[{"id":7,"status":"running"}],"next":7}`, true},
 		{"next first, unknown member", `{"next":7,"future":{"a":[1,2]},"jobs":[{"id":7}]}`, true},
 		{"no jobs", `{"jobs":[]}`, true},
+		{"another case", `{"Jobs":[{"id":3}]}`, true},
 		{"null jobs", `{"jobs":null}`, true},
 		{"empty object", `{}`, true},
 		{"null", `null`, true},
