@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/client"
 	ucli "github.com/urfave/cli/v2"
 )
 
@@ -50,22 +53,23 @@ func lsAction(c *ucli.Context) error {
 	if c.Args().Present() {
 		return usagef("ls takes no arguments; use 'rw logs ID' for one job's output")
 	}
+	asJSON, long, quiet := c.Bool("json"), c.Bool("long"), c.Bool("quiet")
 	formats := 0
-	for _, f := range []string{"json", "long", "quiet"} {
-		if c.Bool(f) {
+	for _, on := range []bool{asJSON, long, quiet} {
+		if on {
 			formats++
 		}
 	}
 	if formats > 1 {
 		return usagef("--json, -l and -q do not go together: choose one")
 	}
-	want := map[string]bool{}
+	var statuses []string
 	for _, name := range c.StringSlice("status") {
 		status := strings.ToLower(strings.TrimSpace(name))
 		if !slices.Contains(api.Statuses, status) {
 			return usagef("-s: %q is not a status: use %s", name, strings.Join(api.Statuses, ", "))
 		}
-		want[status] = true
+		statuses = append(statuses, status)
 	}
 	conn, ctx, cleanup, err := newClient(c)
 	if err != nil {
@@ -76,48 +80,61 @@ func lsAction(c *ucli.Context) error {
 	// one line: a few runes, each at most 4 bytes and a little escaping.
 	// Only --json shows it all.
 	tail := int64(api.MaxOutputTail)
-	if !c.Bool("json") {
+	if !asJSON {
 		tail = lsTailBytes
 	}
-	jobs, err := conn.ListTail(ctx, tail)
+	// The one-line format and -q print each job as it is decoded, into a
+	// buffer written once at the end: a list that breaks off prints
+	// nothing, and a thousand lines take one write, not a thousand. They
+	// show no more than a brief job. --json and -l need the whole list
+	// first (-l measures ages and durations from after its end).
+	var out bytes.Buffer
+	var jobs []api.Job // --json and -l
+	opts := client.ListOptions{Tail: tail, Statuses: statuses, Brief: !asJSON && !long}
+	n := 0
+	err = conn.EachJob(ctx, opts, func(j api.Job) error {
+		n++
+		switch {
+		case asJSON, long:
+			jobs = append(jobs, j)
+		case quiet:
+			out.WriteString(strconv.FormatInt(j.ID, 10))
+			out.WriteByte('\n')
+		default:
+			out.WriteString(shortLine(j))
+			out.WriteByte('\n')
+		}
+		return nil
+	})
 	if err != nil {
 		return explain(conn, err)
 	}
-	if len(want) > 0 {
-		// The API has no filter yet: the server sends every job.
-		jobs = slices.DeleteFunc(jobs, func(j api.Job) bool { return !want[j.Status] })
-	}
 	w := c.App.Writer
-	if len(jobs) == 0 && !c.Bool("json") && isTerminal(w) {
+	if n == 0 && !asJSON && isTerminal(w) {
 		// Nothing on stdout, so that scripts see an empty list.
 		fmt.Fprintln(c.App.ErrWriter, "no jobs")
 	}
 	switch {
-	case c.Bool("json"):
+	case asJSON:
+		if jobs == nil {
+			jobs = []api.Job{} // "jobs": [], not null
+		}
 		return writeJSON(w, api.JobList{Jobs: jobs})
-	case c.Bool("quiet"):
-		for _, j := range jobs {
-			fmt.Fprintln(w, j.ID)
-		}
-		return nil
-	case c.Bool("long"):
-		if len(jobs) == 0 {
-			return nil
-		}
+	case long && len(jobs) > 0:
 		now := time.Now()
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTATUS\tEXIT\tREASON\tOWNER\tCREATED\tDURATION\tCPU\tMEM PEAK\tCOMMAND\tOUTPUT")
 		for _, j := range jobs {
 			cpu, mem := usageText(j.Usage)
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, exitText(j.ExitCode), orDefault(j.Reason, "-"),
 				j.Owner, agoText(j.CreatedAt, now), runTimeText(j, now), cpu, mem, commandText(j, commandWidth), outputText(j.Output, j.OutputTruncated, 40))
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	for _, j := range jobs {
-		fmt.Fprintln(w, shortLine(j))
-	}
-	return nil
+	_, err = w.Write(out.Bytes())
+	return err
 }
 
 // writeJSON writes v as the API's JSON, indented for people; "<" and ">"
@@ -132,7 +149,7 @@ func writeJSON(w io.Writer, v any) error {
 // shortLine is the one-line format of a job, as rw ls prints it:
 // "Id: 1, Status: Finished, Output: 18".
 func shortLine(j api.Job) string {
-	return fmt.Sprintf("Id: %d, Status: %s, Output: %s", j.ID, capitalize(j.Status), outputText(j.Output, j.OutputTruncated, 60))
+	return "Id: " + strconv.FormatInt(j.ID, 10) + ", Status: " + capitalize(j.Status) + ", Output: " + outputText(j.Output, j.OutputTruncated, 60)
 }
 
 // lsTailBytes is the output rw ls asks for per job: enough for the widest
@@ -180,6 +197,10 @@ func outputText(out *string, truncated bool, width int) string {
 // escape makes s printable on one line: newlines, tabs, control bytes,
 // backslashes, invalid UTF-8 and unprintable runes become escapes.
 func escape(s string) string {
+	if plainASCII(s) {
+		// Most output: nothing to escape, nothing to copy.
+		return s
+	}
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
@@ -204,6 +225,17 @@ func escape(s string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// plainASCII reports whether s is printable ASCII without a backslash, which
+// escape leaves as it is.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // usageText shows the CPU time and peak memory of a job, "-" for what the

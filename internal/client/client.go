@@ -17,6 +17,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -231,13 +232,135 @@ func (c *Client) List(ctx context.Context) ([]api.Job, error) {
 // a caller that shows a line of each job asks for what it shows, so the
 // answer stays small whatever the history.
 func (c *Client) ListTail(ctx context.Context, tail int64) ([]api.Job, error) {
-	var q url.Values
-	if tail != api.MaxOutputTail {
-		q = url.Values{"tail": {strconv.FormatInt(tail, 10)}}
+	var jobs []api.Job
+	err := c.EachJob(ctx, ListOptions{Tail: tail}, func(j api.Job) error {
+		jobs = append(jobs, j)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	var list api.JobList
-	_, err := c.do(ctx, http.MethodGet, api.PathQuery, q, nil, &list)
-	return list.Jobs, err
+	return jobs, nil
+}
+
+// ListOptions say which jobs a list holds and how much of their output.
+type ListOptions struct {
+	// Tail is the most bytes of output each job carries, from 0 (none) to
+	// api.MaxOutputTail.
+	Tail int64
+	// Statuses, if not empty, keeps the jobs in these statuses (of
+	// api.Statuses); the server does the filtering.
+	Statuses []string
+	// Brief fills in only each job's ID, Status, Output and
+	// OutputTruncated, and skips the rest of it unread: that takes a
+	// quarter less time than decoding whole jobs, for a caller that shows
+	// no more.
+	Brief bool
+}
+
+// EachJob calls f with each job the caller may see that opts keeps, in id
+// order, as the answer arrives: a job is decoded and handed to f before
+// the next is read, so a list of any length takes the memory of one job.
+// An error from f ends the list and is returned as it is. Jobs already
+// handed to f stay handed when the answer later turns out broken.
+func (c *Client) EachJob(ctx context.Context, opts ListOptions, f func(api.Job) error) error {
+	q := url.Values{}
+	if opts.Tail != api.MaxOutputTail {
+		q.Set("tail", strconv.FormatInt(opts.Tail, 10))
+	}
+	if len(opts.Statuses) > 0 {
+		q.Set("status", strings.Join(opts.Statuses, ","))
+	}
+	resp, err := c.send(ctx, http.MethodGet, api.PathQuery, q, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var fErr error
+	err = readJobList(json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)), opts.Brief, func(j api.Job) error {
+		fErr = f(j)
+		return fErr
+	})
+	switch {
+	case err == nil || fErr != nil:
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		// The answer began but did not end in time.
+		err = transportError(c.server, err, true)
+	}
+	return fmt.Errorf("read the answer to %s %s: %w", http.MethodGet, api.PathQuery, err)
+}
+
+// readJobList reads an api.JobList from dec, calling f with each job as it
+// is decoded (brief: see ListOptions). Members other than "jobs" are read
+// and left aside, as decoding into api.JobList would.
+func readJobList(dec *json.Decoder, brief bool, f func(api.Job) error) error {
+	tok, err := dec.Token()
+	if err != nil || tok == nil {
+		// A null list is an empty one, as json.Unmarshal has it.
+		return err
+	}
+	if tok != json.Delim('{') {
+		return fmt.Errorf("want a JSON object, got %v", tok)
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		// json matches member names without regard to case.
+		if name, _ := key.(string); !strings.EqualFold(name, "jobs") {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := readJobs(dec, brief, f); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token() // the closing brace: More checked it is one
+	return err
+}
+
+// briefJob is the part of an api.Job that ListOptions.Brief decodes: json
+// skips the members a struct has no field for without storing them.
+type briefJob struct {
+	ID              int64   `json:"id"`
+	Status          string  `json:"status"`
+	Output          *string `json:"output"`
+	OutputTruncated bool    `json:"outputTruncated"`
+}
+
+// readJobs reads the array of "jobs" from dec, or its null.
+func readJobs(dec *json.Decoder, brief bool, f func(api.Job) error) error {
+	tok, err := dec.Token()
+	if err != nil || tok == nil {
+		return err
+	}
+	if tok != json.Delim('[') {
+		return fmt.Errorf(`want "jobs" to be a JSON array, got %v`, tok)
+	}
+	for dec.More() {
+		// A fresh value each time: decoding into a used one would keep
+		// the fields this job leaves out.
+		var j api.Job
+		if brief {
+			var b briefJob
+			if err := dec.Decode(&b); err != nil {
+				return err
+			}
+			j = api.Job{ID: b.ID, Status: b.Status, Output: b.Output, OutputTruncated: b.OutputTruncated}
+		} else if err := dec.Decode(&j); err != nil {
+			return err
+		}
+		if err := f(j); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token() // the closing bracket
+	return err
 }
 
 // Files lists the executables in the server's jobs directory that the

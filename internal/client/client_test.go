@@ -10,10 +10,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rw-project/rw/internal/api"
 	"github.com/rw-project/rw/internal/testenv"
 	"github.com/rw-project/rw/internal/worker"
 	"github.com/rw-project/rw/pki"
@@ -183,5 +185,52 @@ func TestServerErrorsCarryTheRequestID(t *testing.T) {
 	e = &Error{Status: 404, Message: "no job 3", RequestID: "8f3a"}
 	if got, want := e.Error(), "no job 3 (HTTP 404)"; got != want {
 		t.Errorf("a caller's error: %q, want %q", got, want)
+	}
+}
+
+// TestEachJobFilters checks that the statuses asked for reach the server,
+// which sends only the jobs in them.
+func TestEachJobFilters(t *testing.T) {
+	e := newEnv(t, 0)
+	c := e.client(t, "alice", e.addr, pki.ServerCACert)
+	ctx := context.Background()
+	for _, path := range []string{"echo.sh", "exit3.sh"} {
+		job, err := c.Start(ctx, path, nil, StartOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Following the output to its end waits for the job's end.
+		logs, err := c.Logs(ctx, job.ID, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = io.Copy(io.Discard, logs)
+		logs.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		statuses []string
+		want     []int64
+	}{
+		{nil, []int64{1, 2}},
+		{[]string{"failed"}, []int64{2}},
+		{[]string{"finished", "failed"}, []int64{1, 2}},
+		{[]string{"running"}, nil},
+	} {
+		for _, brief := range []bool{false, true} {
+			var got []int64
+			err := c.EachJob(ctx, ListOptions{Tail: 16, Statuses: tc.statuses, Brief: brief}, func(j api.Job) error {
+				got = append(got, j.ID)
+				if (j.Owner == "") != brief || j.Output == nil {
+					t.Errorf("brief %v: job %+v", brief, j)
+				}
+				return nil
+			})
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("statuses %v, brief %v: got %v, %v; want %v", tc.statuses, brief, got, err, tc.want)
+			}
+		}
 	}
 }

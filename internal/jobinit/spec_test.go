@@ -5,6 +5,7 @@ package jobinit
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"reflect"
@@ -68,6 +69,98 @@ func TestSpecRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
+}
+
+// TestDecodeSpecMalformed checks that init refuses, without panicking or
+// allocating what a length claims, any bytes that are not exactly one spec
+// as encode writes it.
+func TestDecodeSpecMalformed(t *testing.T) {
+	spec := helperSpec("exit", "0")
+	good, err := spec.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy of good with the bytes from off replaced by with.
+	edit := func(off int, with ...byte) []byte {
+		b := bytes.Clone(good)
+		copy(b[off:], with)
+		return b
+	}
+	// The offset of the hostname's length: version, Uid, Gid, SetCreds.
+	const hostOff = 1 + 4 + 4 + 1
+	cases := []struct {
+		name string
+		in   []byte
+	}{
+		{"empty", nil},
+		{"unknown version", edit(0, specVersion+1)},
+		{"credentials flag not 0 or 1", edit(hostOff-1, 2)},
+		{"string longer than the rest", edit(hostOff, 0xff, 0xff, 0xff, 0xff)},
+		{"trailing byte", append(bytes.Clone(good), 0)},
+		{"too large", make([]byte, maxSpec+1)},
+	}
+	// Args' count, after the three strings.
+	argsOff := hostOff + 4*3 + len(spec.Hostname) + len(spec.Path) + len(spec.Dir)
+	cases = append(cases, struct {
+		name string
+		in   []byte
+	}{"more strings than bytes", edit(argsOff, 0x10, 0, 0, 0)})
+	for n := range len(good) {
+		cases = append(cases, struct {
+			name string
+			in   []byte
+		}{fmt.Sprintf("cut at %d of %d", n, len(good)), good[:n]})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := decodeSpec(bytes.NewReader(tc.in))
+			if !errors.Is(err, errMalformedSpec) {
+				t.Errorf("got %+v, %v; want errMalformedSpec", s, err)
+			}
+		})
+	}
+	if got, err := decodeSpec(bytes.NewReader(good)); err != nil || !reflect.DeepEqual(got, spec) {
+		t.Errorf("the unedited spec: got %+v, %v; want %+v", got, err, spec)
+	}
+}
+
+// TestEncodeRefusesHugeSpec checks that a spec init would refuse to read
+// is refused when it is encoded, as a mistake of the caller.
+func TestEncodeRefusesHugeSpec(t *testing.T) {
+	s := helperSpec()
+	s.Env = []string{"HUGE=" + strings.Repeat("x", maxSpec)}
+	if _, err := s.encode(); !errors.Is(err, ErrInvalidSpec) {
+		t.Errorf("got %v, want ErrInvalidSpec", err)
+	}
+}
+
+// FuzzDecodeSpec checks that init's decoder never panics, and that what it
+// accepts is exactly what encode writes for the spec it returns: one
+// encoding per spec, so nothing is read twice or skipped.
+func FuzzDecodeSpec(f *testing.F) {
+	for _, s := range []Spec{helperSpec(), helperSpec("a", "\xff"), {Hostname: "h", Path: "/p", Dir: "/", Uid: 1, Gid: 2, SetCreds: true, Args: []string{""}, Env: []string{"A=1"}}} {
+		b, err := s.encode()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s, err := parseSpec(in)
+		if err != nil {
+			if !errors.Is(err, errMalformedSpec) {
+				t.Fatalf("got %v, want errMalformedSpec", err)
+			}
+			return
+		}
+		out, err := s.encode()
+		if err != nil {
+			t.Fatalf("%+v decoded but does not encode: %v", s, err)
+		}
+		if !bytes.Equal(out, in) {
+			t.Fatalf("decoded %+v from %q, which encodes as %q", s, in, out)
+		}
+	})
 }
 
 func TestParseReport(t *testing.T) {
