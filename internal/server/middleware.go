@@ -3,9 +3,11 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
 	"net/http"
 	"time"
 
@@ -84,11 +86,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.handler(rec, r, c)
 }
 
+// sessionKey is the context key of a connection's auth.Session.
+type sessionKey struct{}
+
+// connContext gives each new connection its place in its user's count and
+// a session that remembers its last token; http.Server calls it before
+// the handshake.
+func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(s.limits.connContext(ctx, c), sessionKey{}, new(auth.Session))
+}
+
 func (s *Server) authenticate(r *http.Request, c *caller) error {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
 		return auth.ErrNoCertificate
 	}
-	id, err := s.authn.Identify(r.Header.Get("Authorization"), r.TLS.VerifiedChains[0][0])
+	// Without a session (a handler test), every request uses the cache.
+	session, _ := r.Context().Value(sessionKey{}).(*auth.Session)
+	id, err := s.authn.IdentifyIn(session, r.Header.Get("Authorization"), r.TLS.VerifiedChains[0][0])
 	if err != nil {
 		return err
 	}
