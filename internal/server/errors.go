@@ -122,6 +122,19 @@ func setContentType(w http.ResponseWriter, typ string) {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	setContentType(w, "application/json")
+	if j, ok := v.(api.Job); ok {
+		bp := jobBuffers.Get().(*[]byte)
+		if b, ok := appendJob((*bp)[:0], &j); ok {
+			w.WriteHeader(status)
+			_, _ = w.Write(b)
+			if cap(b) <= maxPooledBuffer {
+				*bp = b
+				jobBuffers.Put(bp)
+			}
+			return
+		}
+		jobBuffers.Put(bp)
+	}
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	// Job output is text for people and scripts; < and > need no escaping
