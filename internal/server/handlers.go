@@ -149,7 +149,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller)
 
 // parseID reads the id query parameter.
 func parseID(r *http.Request) (int64, bool, error) {
-	raw, ok := r.URL.Query()["id"]
+	raw, ok := queryValues(r, "id")
 	if !ok {
 		return 0, false, nil
 	}
