@@ -116,9 +116,21 @@ func writeError(w http.ResponseWriter, err error) {
 // setContentType sets the type of a response, and tells browsers not to
 // guess another.
 func setContentType(w http.ResponseWriter, typ string) {
-	w.Header().Set("Content-Type", typ)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h := w.Header()
+	if typ == jsonType[0] {
+		h["Content-Type"] = jsonType
+	} else {
+		h["Content-Type"] = []string{typ}
+	}
+	h["X-Content-Type-Options"] = nosniff
 }
+
+// The values of the headers every JSON answer has, made once: a header's
+// values are only read, and net/http copies them for each response.
+var (
+	jsonType = []string{"application/json"}
+	nosniff  = []string{"nosniff"}
+)
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	setContentType(w, "application/json")

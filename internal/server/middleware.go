@@ -31,22 +31,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
 	c := &caller{id: requestID(), readBy: start.Add(s.readTimeout)}
-	rec.Header().Set("X-Request-Id", c.id)
+	// Header keys set directly are in canonical form already.
+	rec.Header()["X-Request-Id"] = []string{c.id}
 	defer func() {
+		took := time.Since(start)
 		s.log.Info().
 			Str("rid", c.id).
 			Str("user", c.identity.User).
 			Str("method", r.Method).
 			Str("path", r.URL.RequestURI()).
 			Int("status", rec.status()).
-			Dur("duration_ms", time.Since(start)).
+			Dur("duration_ms", took).
 			Int64("bytes", rec.bytes).
 			Msg("request")
 		endpoint := "other"
 		if _, ok := s.routes[r.URL.Path]; ok {
 			endpoint = r.URL.Path
 		}
-		s.metrics.observeRequest(endpoint, rec.status(), time.Since(start))
+		s.metrics.observeRequest(endpoint, rec.status(), took)
 	}()
 	// A bound on writing the response; the log stream replaces it with one
 	// per write.
@@ -72,7 +74,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The grace period tells a client how long POST /stop may take, so
 	// that it can wait that long and no longer; only callers who proved who
 	// they are learn it.
-	rec.Header().Set(api.HeaderStopTimeout, s.stopTimeout.String())
+	rec.Header()[api.HeaderStopTimeout] = s.stopHeader
 	rt, ok := s.routes[r.URL.Path]
 	if !ok {
 		writeError(rec, &apiError{http.StatusNotFound, api.CodeNotFound, "no such endpoint " + r.URL.Path + ": the API has /start, /stop, /query, /logs and /remove"})
