@@ -133,24 +133,38 @@ var (
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	setContentType(w, "application/json")
 	if j, ok := v.(api.Job); ok {
-		bp := jobBuffers.Get().(*[]byte)
-		if b, ok := appendJob((*bp)[:0], &j); ok {
-			w.WriteHeader(status)
-			_, _ = w.Write(b)
-			if cap(b) <= maxPooledBuffer {
-				*bp = b
-				jobBuffers.Put(bp)
-			}
-			return
-		}
-		jobBuffers.Put(bp)
+		writeJob(w, status, j)
+		return
 	}
+	setContentType(w, "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	// Job output is text for people and scripts; < and > need no escaping
 	// in an application/json body.
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+// writeJob is writeJSON of a job, which it writes with appendJob; taking
+// the job as it is, not in an interface, spares copying it to the heap.
+func writeJob(w http.ResponseWriter, status int, j api.Job) {
+	bp := jobBuffers.Get().(*[]byte)
+	b, ok := appendJob((*bp)[:0], &j)
+	if !ok {
+		jobBuffers.Put(bp)
+		setContentType(w, "application/json")
+		w.WriteHeader(status)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(j)
+		return
+	}
+	setContentType(w, "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	if cap(b) <= maxPooledBuffer {
+		*bp = b
+		jobBuffers.Put(bp)
+	}
 }

@@ -175,7 +175,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *caller) 
 			s.fail(w, c, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, s.job(snap))
+		writeJob(w, http.StatusOK, s.job(snap))
 		return
 	}
 	// A role that may not query even its own jobs may not list.

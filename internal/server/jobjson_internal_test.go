@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -176,5 +178,24 @@ func randomize(rng *rand.Rand, v reflect.Value) {
 		v.SetFloat(math.Float64frombits(rng.Uint64()))
 	default:
 		panic("randomize: a field of kind " + v.Kind().String())
+	}
+}
+
+// TestWriteJobAnswersAsEncodingJSON checks writeJob's answer, headers and
+// body, for a job appendJob writes and for one it hands back to
+// encoding/json.
+func TestWriteJobAnswersAsEncodingJSON(t *testing.T) {
+	var full api.Job
+	fill(reflect.ValueOf(&full).Elem())
+	refused := full
+	refused.CreatedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	for name, j := range map[string]api.Job{"written": full, "refused": refused} {
+		want, _ := encodeJob(t, j)
+		rec := httptest.NewRecorder()
+		writeJob(rec, http.StatusCreated, j)
+		if rec.Code != http.StatusCreated || rec.Header().Get("Content-Type") != "application/json" ||
+			rec.Header().Get("X-Content-Type-Options") != "nosniff" || !bytes.Equal(rec.Body.Bytes(), want) {
+			t.Errorf("%s: %d %v %q; want 201, JSON, nosniff, %q", name, rec.Code, rec.Header(), rec.Body, want)
+		}
 	}
 }

@@ -29,8 +29,12 @@ type caller struct {
 // even which paths exist.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
-	c := &caller{id: requestID(), readBy: start.Add(s.readTimeout)}
+	// The recorder and the caller in one allocation.
+	x := &struct {
+		rec recorder
+		c   caller
+	}{recorder{ResponseWriter: w}, caller{id: requestID(), readBy: start.Add(s.readTimeout)}}
+	rec, c := &x.rec, &x.c
 	// Header keys set directly are in canonical form already.
 	rec.Header()["X-Request-Id"] = []string{c.id}
 	defer func() {
