@@ -20,11 +20,13 @@ import (
 )
 
 // floorJob is what the floor server answers to GET /query: a job of the
-// size rw answers for GET /query?id=1 of an add.exe job, so that both
-// servers write about as many bytes.
-const floorJob = `{"id":1,"owner":"alice","status":"finished","filePath":"add.exe","args":["8","10"],"exitCode":0,` +
-	`"createdAt":"2026-11-28T21:00:00.000Z","startedAt":"2026-11-28T21:00:00.001Z","endedAt":"2026-11-28T21:00:00.002Z",` +
-	`"output":"18\n","outputSize":3}` + "\n"
+// size rw answers for GET /query?id=N of an ended add.exe job (every field
+// of api.Job, usage as a job in a cgroup has it), so that both servers
+// write about as many bytes.
+const floorJob = `{"id":1,"owner":"alice","filePath":"add.exe","args":["8","10"],"status":"finished","exitCode":0,"reason":"exited",` +
+	`"output":"18\n","outputTruncated":false,"createdAt":"2026-11-28T21:00:00.108213787Z","startedAt":"2026-11-28T21:00:00.112015335Z",` +
+	`"endedAt":"2026-11-28T21:00:00.138414561Z","limits":{"memoryBytes":0,"cpus":0,"pids":0,"ioReadBytesPerSec":0,"ioWriteBytesPerSec":0},` +
+	`"isolated":false,"usage":{"cpuSeconds":0.001532,"memoryPeakBytes":1216512}}` + "\n"
 
 // serveMain runs the floor server until ctx ends: rw's TLS configuration
 // from a PKI directory, HTTP/1.1 keep-alive, and with -verify the ES256

@@ -48,24 +48,30 @@ func (a *Authenticator) CacheMisses() int64 { return a.cache.misses.Load() }
 // client certificate. Errors wrap ErrNoToken, ErrNoCertificate or one of
 // pki's ErrToken* sentinels, which say which check failed.
 func (a *Authenticator) Identify(authorization string, cert *x509.Certificate) (pki.Identity, error) {
+	id, _, err := a.identify(authorization, cert, a.now())
+	return id, err
+}
+
+// identify is Identify at now, which also returns when the identity's
+// token expires.
+func (a *Authenticator) identify(authorization string, cert *x509.Certificate, now time.Time) (pki.Identity, time.Time, error) {
 	if cert == nil {
-		return pki.Identity{}, ErrNoCertificate
+		return pki.Identity{}, time.Time{}, ErrNoCertificate
 	}
 	token, err := bearerToken(authorization)
 	if err != nil {
-		return pki.Identity{}, err
+		return pki.Identity{}, time.Time{}, err
 	}
-	now := a.now()
 	key := cacheKey(token, pki.Thumbprint(cert))
-	if id, ok := a.cache.get(key, now); ok {
-		return id, nil
+	if id, expires, ok := a.cache.get(key, now); ok {
+		return id, expires, nil
 	}
 	id, expires, err := pki.VerifyTokenExpiry(token, a.key, cert, now)
 	if err != nil {
-		return pki.Identity{}, fmt.Errorf("token refused: %w", err)
+		return pki.Identity{}, time.Time{}, fmt.Errorf("token refused: %w", err)
 	}
 	a.cache.put(key, id, expires)
-	return id, nil
+	return id, expires, nil
 }
 
 // bearerToken returns the token of an Authorization header's value: the

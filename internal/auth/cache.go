@@ -52,18 +52,18 @@ func cacheKey(token, thumb string) [sha256.Size]byte {
 	return k
 }
 
-// get returns the identity of a verified token, if it is cached and has
-// not expired at now.
-func (c *tokenCache) get(key [sha256.Size]byte, now time.Time) (pki.Identity, bool) {
+// get returns the identity of a verified token and when it expires, if it
+// is cached and has not expired at now.
+func (c *tokenCache) get(key [sha256.Size]byte, now time.Time) (pki.Identity, time.Time, bool) {
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
 	if !ok || !now.Before(e.expires) {
 		c.misses.Add(1)
-		return pki.Identity{}, false
+		return pki.Identity{}, time.Time{}, false
 	}
 	c.hits.Add(1)
-	return e.id, true
+	return e.id, e.expires, true
 }
 
 // put keeps a token that was just verified, until expires.

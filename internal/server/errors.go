@@ -116,11 +116,27 @@ func writeError(w http.ResponseWriter, err error) {
 // setContentType sets the type of a response, and tells browsers not to
 // guess another.
 func setContentType(w http.ResponseWriter, typ string) {
-	w.Header().Set("Content-Type", typ)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h := w.Header()
+	if typ == jsonType[0] {
+		h["Content-Type"] = jsonType
+	} else {
+		h["Content-Type"] = []string{typ}
+	}
+	h["X-Content-Type-Options"] = nosniff
 }
 
+// The values of the headers every JSON answer has, made once: a header's
+// values are only read, and net/http copies them for each response.
+var (
+	jsonType = []string{"application/json"}
+	nosniff  = []string{"nosniff"}
+)
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if j, ok := v.(api.Job); ok {
+		writeJob(w, status, j)
+		return
+	}
 	setContentType(w, "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
@@ -128,4 +144,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	// in an application/json body.
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+// writeJob is writeJSON of a job, which it writes with appendJob; taking
+// the job as it is, not in an interface, spares copying it to the heap.
+func writeJob(w http.ResponseWriter, status int, j api.Job) {
+	bp := jobBuffers.Get().(*[]byte)
+	b, ok := appendJob((*bp)[:0], &j)
+	if !ok {
+		jobBuffers.Put(bp)
+		setContentType(w, "application/json")
+		w.WriteHeader(status)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(j)
+		return
+	}
+	setContentType(w, "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	if cap(b) <= maxPooledBuffer {
+		*bp = b
+		jobBuffers.Put(bp)
+	}
 }

@@ -50,3 +50,14 @@ func TestErrorLogIsRateLimited(t *testing.T) {
 		t.Errorf("no line says how many were dropped:\n%s", out.String())
 	}
 }
+
+// TestHeadersSetDirectlyAreCanonical checks the header names the server
+// sets in the map directly, without Header.Set's canonicalization: a name
+// not in canonical form would be sent, and looked up, as another header.
+func TestHeadersSetDirectlyAreCanonical(t *testing.T) {
+	for _, name := range []string{"X-Request-Id", api.HeaderStopTimeout, "Content-Type", "X-Content-Type-Options"} {
+		if c := http.CanonicalHeaderKey(name); c != name {
+			t.Errorf("header %q is set directly, but its canonical form is %q", name, c)
+		}
+	}
+}

@@ -161,7 +161,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller)
 
 // parseID reads the id query parameter.
 func parseID(r *http.Request) (int64, bool, error) {
-	raw, ok := r.URL.Query()["id"]
+	raw, ok := queryValues(r, "id")
 	if !ok {
 		return 0, false, nil
 	}
@@ -187,7 +187,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *caller) 
 			s.fail(w, c, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, s.job(snap))
+		writeJob(w, http.StatusOK, s.job(snap))
 		return
 	}
 	// A role that may not query even its own jobs may not list.

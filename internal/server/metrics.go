@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,22 @@ type Metrics struct {
 	streamedBytes   prometheus.Counter
 	authFailures    *prometheus.CounterVec
 	refused         *prometheus.CounterVec
+
+	// byRequest keeps the children of requests and requestDuration for
+	// each endpoint and code seen: WithLabelValues hashes its labels and
+	// takes a lock on every call. Its size is that of the two vectors.
+	byRequestMu sync.RWMutex
+	byRequest   map[requestKey]requestMetrics
+}
+
+type requestKey struct {
+	endpoint string
+	code     int
+}
+
+type requestMetrics struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // NewMetrics makes the metrics, with the Go runtime's and the process's,
@@ -133,8 +150,21 @@ func (m *Metrics) Handler() http.Handler {
 // observeRequest counts an answered request; endpoint is the route, or
 // "other" for a path the API does not have.
 func (m *Metrics) observeRequest(endpoint string, code int, took time.Duration) {
-	m.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
-	m.requestDuration.WithLabelValues(endpoint).Observe(took.Seconds())
+	key := requestKey{endpoint, code}
+	m.byRequestMu.RLock()
+	c, ok := m.byRequest[key]
+	m.byRequestMu.RUnlock()
+	if !ok {
+		c = requestMetrics{m.requests.WithLabelValues(endpoint, strconv.Itoa(code)), m.requestDuration.WithLabelValues(endpoint)}
+		m.byRequestMu.Lock()
+		if m.byRequest == nil {
+			m.byRequest = make(map[requestKey]requestMetrics)
+		}
+		m.byRequest[key] = c
+		m.byRequestMu.Unlock()
+	}
+	c.count.Inc()
+	c.duration.Observe(took.Seconds())
 }
 
 // connState counts the API's open connections, as http.Server reports

@@ -3,9 +3,11 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
 	"net/http"
 	"time"
 
@@ -27,24 +29,30 @@ type caller struct {
 // even which paths exist.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
-	c := &caller{id: requestID(), readBy: start.Add(s.readTimeout)}
-	rec.Header().Set("X-Request-Id", c.id)
+	// The recorder and the caller in one allocation.
+	x := &struct {
+		rec recorder
+		c   caller
+	}{recorder{ResponseWriter: w}, caller{id: requestID(), readBy: start.Add(s.readTimeout)}}
+	rec, c := &x.rec, &x.c
+	// Header keys set directly are in canonical form already.
+	rec.Header()["X-Request-Id"] = []string{c.id}
 	defer func() {
+		took := time.Since(start)
 		s.log.Info().
 			Str("rid", c.id).
 			Str("user", c.identity.User).
 			Str("method", r.Method).
 			Str("path", r.URL.RequestURI()).
 			Int("status", rec.status()).
-			Dur("duration_ms", time.Since(start)).
+			Dur("duration_ms", took).
 			Int64("bytes", rec.bytes).
 			Msg("request")
 		endpoint := "other"
 		if _, ok := s.routes[r.URL.Path]; ok {
 			endpoint = r.URL.Path
 		}
-		s.metrics.observeRequest(endpoint, rec.status(), time.Since(start))
+		s.metrics.observeRequest(endpoint, rec.status(), took)
 	}()
 	// A bound on writing the response; the log stream replaces it with one
 	// per write.
@@ -70,7 +78,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The grace period tells a client how long POST /stop may take, so
 	// that it can wait that long and no longer; only callers who proved who
 	// they are learn it.
-	rec.Header().Set(api.HeaderStopTimeout, s.stopTimeout.String())
+	rec.Header()[api.HeaderStopTimeout] = s.stopHeader
 	rt, ok := s.routes[r.URL.Path]
 	if !ok {
 		writeError(rec, &apiError{http.StatusNotFound, api.CodeNotFound, "no such endpoint " + r.URL.Path + ": the API has /start, /stop, /query, /logs and /remove"})
@@ -84,11 +92,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.handler(rec, r, c)
 }
 
+// sessionKey is the context key of a connection's auth.Session.
+type sessionKey struct{}
+
+// connContext gives each new connection its place in its user's count and
+// a session that remembers its last token; http.Server calls it before
+// the handshake.
+func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(s.limits.connContext(ctx, c), sessionKey{}, new(auth.Session))
+}
+
 func (s *Server) authenticate(r *http.Request, c *caller) error {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
 		return auth.ErrNoCertificate
 	}
-	id, err := s.authn.Identify(r.Header.Get("Authorization"), r.TLS.VerifiedChains[0][0])
+	// Without a session (a handler test), every request uses the cache.
+	session, _ := r.Context().Value(sessionKey{}).(*auth.Session)
+	id, err := s.authn.IdentifyIn(session, r.Header.Get("Authorization"), r.TLS.VerifiedChains[0][0])
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config)
 		// per-request deadlines exact and streaming plain.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ErrorLog:     log.New(newErrorLogWriter(s.log), "", 0),
-		ConnContext:  s.limits.connContext,
+		ConnContext:  s.connContext,
 		ConnState: func(c net.Conn, state http.ConnState) {
 			s.metrics.connState(c, state)
 			s.limits.connState(c, state)

@@ -88,8 +88,10 @@ type Server struct {
 	// readTimeout reading a whole request.
 	writeTimeout time.Duration
 	readTimeout  time.Duration
-	// stopTimeout is the pool's grace period, announced to clients.
+	// stopTimeout is the pool's grace period, announced to clients in
+	// the header whose value is stopHeader.
 	stopTimeout time.Duration
+	stopHeader  []string
 	metrics     *Metrics
 	version     string
 	started     time.Time
@@ -135,6 +137,7 @@ func New(cfg Config) *Server {
 		writeTimeout: cfg.WriteTimeout,
 		readTimeout:  cmp.Or(cfg.ReadTimeout, DefaultReadTimeout),
 		stopTimeout:  stopTimeout,
+		stopHeader:   []string{stopTimeout.String()},
 		metrics:      cfg.Metrics,
 		version:      cfg.Version,
 		started:      time.Now(),

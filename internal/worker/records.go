@@ -107,6 +107,10 @@ func (p *Pool) persistSnapshot(j *job, s Snapshot) error {
 // recorded returns job id from the store: a final job, which no longer
 // has live state.
 func (p *Pool) recorded(id int64) (Snapshot, error) {
+	if s, ok := p.finals.get(id); ok {
+		return s, nil
+	}
+	gen := p.finals.generation()
 	r, err := p.store.Get(id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -114,7 +118,11 @@ func (p *Pool) recorded(id int64) (Snapshot, error) {
 	case err != nil:
 		return Snapshot{}, fmt.Errorf("job %d: %v: %w", id, err, ErrStorage)
 	}
-	return snapshotOf(r), nil
+	s := snapshotOf(r)
+	if s.Status.Final() {
+		p.finals.put(s, gen)
+	}
+	return s, nil
 }
 
 // outputOf returns job id's output: the live one, which followers wait on,
@@ -166,6 +174,7 @@ func (p *Pool) remove(s Snapshot) error {
 	delete(p.live, s.ID)
 	p.mu.Unlock()
 	p.tails.forget(s.ID)
+	p.finals.forget(s.ID)
 	if err := os.Remove(p.outputPath(s.ID)); err == nil {
 		p.budget.give(s.OutputSize)
 	} else if !errors.Is(err, fs.ErrNotExist) {

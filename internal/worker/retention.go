@@ -95,6 +95,7 @@ func (p *Pool) dropOutput(r store.Record) {
 	r.OutputTruncated = true
 	r.OutputError = "removed to keep the data directory under its --max-data-size"
 	p.report(r.ID, p.store.Put(r))
+	p.finals.forget(r.ID)
 }
 
 // removeByID removes final job id for retention; the caller holds
