@@ -230,6 +230,9 @@ func TestUnverifiedTokenExpiry(t *testing.T) {
 		{"no exp", claims(`{"sub": "alice"}`), ErrTokenClaims},
 		{"exp not a number", claims(`{"exp": "tomorrow"}`), ErrTokenMalformed},
 		{"exp negative", claims(`{"exp": -5}`), ErrTokenClaims},
+		{"exp null", claims(`{"exp": null}`), ErrTokenClaims},
+		// Claim names are case-sensitive: this is a claim of its own.
+		{"EXP", claims(`{"EXP": 1700000000}`), ErrTokenClaims},
 	} {
 		if _, err := UnverifiedTokenExpiry(tc.raw); !errors.Is(err, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)

@@ -174,7 +174,8 @@ func isSignatureError(err error) bool {
 // checking its signature or any other claim. A client has no key to verify
 // its own token with and needs the expiry only to warn its user in time; it
 // must never base a decision to trust the token on it. The error wraps
-// ErrTokenMalformed, or ErrTokenClaims when there is no exp.
+// ErrTokenMalformed, or ErrTokenClaims when there is no exp or it is not
+// a time after the epoch.
 //
 // It decodes the one claim itself, rather than parse the whole token with
 // the JWT library: every client command calls it, before its request.
@@ -187,19 +188,26 @@ func UnverifiedTokenExpiry(raw string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: payload: %v", ErrTokenMalformed, err)
 	}
-	var claims struct {
-		Exp *json.Number `json:"exp"`
-	}
+	// A map, not a struct: json matches a struct's fields without regard
+	// to case, and claim names are case-sensitive (RFC 7519, section 4),
+	// so "EXP" is a claim of its own and not the expiry.
+	var claims map[string]json.RawMessage
 	if err := json.Unmarshal(payload, &claims); err != nil {
 		return time.Time{}, fmt.Errorf("%w: payload: %v", ErrTokenMalformed, err)
 	}
-	if claims.Exp == nil {
+	var exp *json.Number
+	if rawExp, ok := claims["exp"]; ok {
+		if err := json.Unmarshal(rawExp, &exp); err != nil {
+			return time.Time{}, fmt.Errorf("%w: exp: %v", ErrTokenMalformed, err)
+		}
+	}
+	if exp == nil {
 		return time.Time{}, fmt.Errorf("%w: no exp", ErrTokenClaims)
 	}
 	// A NumericDate: seconds since the epoch, which may have a fraction.
-	secs, err := claims.Exp.Float64()
+	secs, err := exp.Float64()
 	if err != nil || secs <= 0 || secs > math.MaxInt64/1e9 {
-		return time.Time{}, fmt.Errorf("%w: exp %s is not a time", ErrTokenClaims, claims.Exp)
+		return time.Time{}, fmt.Errorf("%w: exp %s is not a time", ErrTokenClaims, *exp)
 	}
 	whole, frac := math.Modf(secs)
 	return time.Unix(int64(whole), int64(frac*1e9)).UTC(), nil

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -249,7 +250,9 @@ type ListOptions struct {
 	// api.MaxOutputTail.
 	Tail int64
 	// Statuses, if not empty, keeps the jobs in these statuses (of
-	// api.Statuses); the server does the filtering.
+	// api.Statuses). The server does the filtering; EachJob checks it
+	// again, since a server older than status= ignores it and sends
+	// every job.
 	Statuses []string
 	// Brief fills in only each job's ID, Status, Output and
 	// OutputTruncated, and skips the rest of it unread: that takes a
@@ -278,6 +281,9 @@ func (c *Client) EachJob(ctx context.Context, opts ListOptions, f func(api.Job) 
 	defer resp.Body.Close()
 	var fErr error
 	err = readJobList(json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)), opts.Brief, func(j api.Job) error {
+		if len(opts.Statuses) > 0 && !slices.Contains(opts.Statuses, j.Status) {
+			return nil // sent by a server that ignored status=
+		}
 		fErr = f(j)
 		return fErr
 	})

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -226,6 +228,47 @@ func TestEachJobFilters(t *testing.T) {
 				if (j.Owner == "") != brief || j.Output == nil {
 					t.Errorf("brief %v: job %+v", brief, j)
 				}
+				return nil
+			})
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("statuses %v, brief %v: got %v, %v; want %v", tc.statuses, brief, got, err, tc.want)
+			}
+		}
+	}
+}
+
+// TestEachJobFiltersWhatTheServerSends checks that a server that ignores
+// status= (one from before it, which sends every job) still gives the
+// caller only the statuses it asked for, as rw ls -s did when it filtered
+// the list itself.
+func TestEachJobFiltersWhatTheServerSends(t *testing.T) {
+	p := testenv.NewPKI(t)
+	tlsCfg, err := pki.LoadServerTLS(p.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The answer such a server gives to GET /query, whatever its query.
+	old := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, `{"jobs":[{"id":1,"status":"finished"},{"id":2,"status":"failed"},{"id":3,"status":"running"}]}`)
+	}))
+	old.TLS = tlsCfg
+	old.StartTLS()
+	defer old.Close()
+	e := &env{dir: p.Dir}
+	c := e.client(t, "alice", old.Listener.Addr().String(), pki.ServerCACert)
+	for _, tc := range []struct {
+		statuses []string
+		want     []int64
+	}{
+		{nil, []int64{1, 2, 3}},
+		{[]string{"failed"}, []int64{2}},
+		{[]string{"running", "finished"}, []int64{1, 3}},
+		{[]string{"queued"}, nil},
+	} {
+		for _, brief := range []bool{false, true} {
+			var got []int64
+			err := c.EachJob(context.Background(), ListOptions{Statuses: tc.statuses, Brief: brief}, func(j api.Job) error {
+				got = append(got, j.ID)
 				return nil
 			})
 			if err != nil || !slices.Equal(got, tc.want) {
