@@ -169,6 +169,9 @@ type Manager struct {
 	v1 []*hierarchy
 	// devices are the "MAJ:MIN" of the disks IO limits throttle.
 	devices []string
+	// cpus is how many CPUs the host can ever have, hot-plugged ones
+	// included; 0 when it cannot tell.
+	cpus int
 	// lockFD holds the flock on the parent directory while the Manager is
 	// open; 0 when it holds none.
 	lockFD int
@@ -221,6 +224,7 @@ func Open(cfg Config) (*Manager, error) {
 		return m, nil
 	}
 	m.devices = devices
+	m.cpus = possibleCPUs(m.path("/sys/devices/system/cpu/possible"))
 	if len(devices) == 0 {
 		m.note("IO limits off: no block device to throttle")
 	}
