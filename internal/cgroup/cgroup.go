@@ -47,8 +47,8 @@ type Limits struct {
 	CPUs float64
 	// Pids caps the number of tasks (processes and threads) in the group.
 	// With v1 hierarchies (ModeV1, ModeHybrid) the server's forking
-	// thread counts too while Start runs, so a limit of 1 cannot start
-	// anything.
+	// thread counts too while Start runs and until it has moved back,
+	// moments later, so a limit of 1 cannot start anything.
 	Pids int64
 	// IOReadBytesPerSec and IOWriteBytesPerSec cap the group's block IO
 	// bandwidth on each throttled device (Config.IODevices).

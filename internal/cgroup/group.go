@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,6 +25,11 @@ type Group struct {
 	// v1 are its directories in m.v1, index for index; "" where Create
 	// did not make one.
 	v1 []string
+
+	mu sync.Mutex
+	// forks are closed, one per Start through v1 cgroups, once Start's
+	// forking thread has left the group (see awaitForks).
+	forks []chan struct{}
 }
 
 // Name returns the name of the group's directories: "rw-" plus the name
@@ -290,6 +296,7 @@ func (g *Group) writeLimitsV1(l Limits) error {
 // removes nothing else, fails while live processes remain (Kill and
 // WaitEmpty first), and is idempotent.
 func (g *Group) Remove() error {
+	g.awaitForks()
 	var errs []error
 	for _, dir := range g.dirs() {
 		if err := g.m.rmdir(dir); err != nil {

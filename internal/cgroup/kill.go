@@ -24,6 +24,7 @@ import (
 // while its processes are listed and killed, then thawed so they can die.
 // Kill returns once the signals are sent: WaitEmpty waits for the deaths.
 func (g *Group) Kill() error {
+	g.awaitForks()
 	var err error
 	switch {
 	case g.v2 != "" && g.m.v2Kill:
@@ -180,6 +181,7 @@ const pollInterval = 10 * time.Millisecond
 // reports "populated 0" in cgroup.events (inotify); otherwise it polls
 // cgroup.procs every pollInterval. A group already removed is empty.
 func (g *Group) WaitEmpty(ctx context.Context) error {
+	g.awaitForks()
 	var err error
 	if g.v2 != "" {
 		err = waitPopulated(ctx, g.v2)
