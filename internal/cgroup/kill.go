@@ -28,6 +28,13 @@ func (g *Group) Kill() error {
 	var err error
 	switch {
 	case g.v2 != "" && g.m.v2Kill:
+		// Most often the group is empty already: its leader exited
+		// and forked nothing that outlived it. Reading cgroup.events
+		// says so without cgroup.kill, which takes the kernel's cgroup
+		// lock that every job's start and removal wait for too.
+		if empty, _ := notPopulated(filepath.Join(g.v2, "cgroup.events")); empty {
+			return nil
+		}
 		err = writeFile(filepath.Join(g.v2, "cgroup.kill"), "1")
 	case g.v1Dir("freezer") != "":
 		err = killLoop(g.v1Dir("freezer"), v1Freezer(g.v1Dir("freezer")))
