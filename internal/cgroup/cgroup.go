@@ -47,8 +47,8 @@ type Limits struct {
 	CPUs float64
 	// Pids caps the number of tasks (processes and threads) in the group.
 	// With v1 hierarchies (ModeV1, ModeHybrid) the server's forking
-	// thread counts too while Start runs, so a limit of 1 cannot start
-	// anything.
+	// thread counts too while Start runs and until it has moved back,
+	// moments later, so a limit of 1 cannot start anything.
 	Pids int64
 	// IOReadBytesPerSec and IOWriteBytesPerSec cap the group's block IO
 	// bandwidth on each throttled device (Config.IODevices).
@@ -169,6 +169,9 @@ type Manager struct {
 	v1 []*hierarchy
 	// devices are the "MAJ:MIN" of the disks IO limits throttle.
 	devices []string
+	// cpus is how many CPUs the host can ever have, hot-plugged ones
+	// included; 0 when it cannot tell.
+	cpus int
 	// lockFD holds the flock on the parent directory while the Manager is
 	// open; 0 when it holds none.
 	lockFD int
@@ -221,6 +224,7 @@ func Open(cfg Config) (*Manager, error) {
 		return m, nil
 	}
 	m.devices = devices
+	m.cpus = possibleCPUs(m.path("/sys/devices/system/cpu/possible"))
 	if len(devices) == 0 {
 		m.note("IO limits off: no block device to throttle")
 	}

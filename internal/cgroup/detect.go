@@ -445,3 +445,28 @@ func leadingDigits(s string) string {
 	}
 	return s[:i]
 }
+
+// possibleCPUs counts the CPUs in a CPU list file such as
+// /sys/devices/system/cpu/possible ("0-3,8-11"): every CPU the host can
+// have, hot-plugged or not. It returns 0 when the file cannot be read or
+// parsed.
+func possibleCPUs(file string) int {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for part := range strings.SplitSeq(strings.TrimSpace(string(data)), ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !isRange {
+			hi = lo
+		}
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || b < a {
+			return 0
+		}
+		n += b - a + 1
+	}
+	return n
+}

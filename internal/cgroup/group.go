@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,6 +25,11 @@ type Group struct {
 	// v1 are its directories in m.v1, index for index; "" where Create
 	// did not make one.
 	v1 []string
+
+	mu sync.Mutex
+	// forks are closed, one per Start through v1 cgroups, once Start's
+	// forking thread has left the group (see awaitForks).
+	forks []chan struct{}
 }
 
 // Name returns the name of the group's directories: "rw-" plus the name
@@ -123,10 +129,19 @@ func (g *Group) make(l Limits) error {
 // where no cgroup2 mount gives CPU usage and kill.
 func (m *Manager) needs(h *hierarchy, l Limits) bool {
 	return h.has("memory") ||
-		h.has("cpu") && l.CPUs > 0 ||
+		h.has("cpu") && m.bindsCPU(l) ||
 		h.has("pids") && l.Pids > 0 ||
 		h.has("blkio") && l.io() && len(m.devices) > 0 ||
 		m.v2 == nil && (h.has("cpuacct") || h.has("freezer"))
+}
+
+// bindsCPU reports whether l's CPU limit can ever hold a job back: a
+// quota of as many CPUs as the host can ever have (the default of rw
+// serve's --job-cpus, say) never does, and skipping it saves the job a
+// cgroup in the v1 cpu hierarchy, its files and a move of the forking
+// thread in and out, a sizeable part of a short job's start.
+func (m *Manager) bindsCPU(l Limits) bool {
+	return l.CPUs > 0 && (m.cpus == 0 || l.CPUs < float64(m.cpus))
 }
 
 // supports checks that every limit set in l has its controller here.
@@ -175,8 +190,9 @@ func cpuQuota(cpus float64) int64 {
 	return max(q, cpuMinQuota)
 }
 
-// writeLimits writes the limits set in l; unset ones keep the kernel's
-// default, which is no limit.
+// writeLimits writes the limits set in l; unset ones, and a CPU limit
+// that cannot bind (bindsCPU), keep the kernel's default, which is no
+// limit.
 func (g *Group) writeLimits(l Limits) error {
 	if g.m.mode == ModeV2 {
 		return g.writeLimitsV2(l)
@@ -197,7 +213,7 @@ func (g *Group) writeLimitsV2(l Limits) error {
 			}
 		}
 	}
-	if l.CPUs > 0 {
+	if g.m.bindsCPU(l) {
 		if err := w("cpu.max", fmt.Sprintf("%d %d", cpuQuota(l.CPUs), cpuPeriod)); err != nil {
 			return err
 		}
@@ -241,7 +257,7 @@ func (g *Group) writeLimitsV1(l Limits) error {
 			}
 		}
 	}
-	if l.CPUs > 0 {
+	if g.m.bindsCPU(l) {
 		dir := g.v1Dir("cpu")
 		if err := writeFile(filepath.Join(dir, "cpu.cfs_period_us"), strconv.Itoa(cpuPeriod)); err != nil {
 			return err
@@ -280,6 +296,7 @@ func (g *Group) writeLimitsV1(l Limits) error {
 // removes nothing else, fails while live processes remain (Kill and
 // WaitEmpty first), and is idempotent.
 func (g *Group) Remove() error {
+	g.awaitForks()
 	var errs []error
 	for _, dir := range g.dirs() {
 		if err := g.m.rmdir(dir); err != nil {

@@ -24,9 +24,17 @@ import (
 // while its processes are listed and killed, then thawed so they can die.
 // Kill returns once the signals are sent: WaitEmpty waits for the deaths.
 func (g *Group) Kill() error {
+	g.awaitForks()
 	var err error
 	switch {
 	case g.v2 != "" && g.m.v2Kill:
+		// Most often the group is empty already: its leader exited
+		// and forked nothing that outlived it. Reading cgroup.events
+		// says so without cgroup.kill, which takes the kernel's cgroup
+		// lock that every job's start and removal wait for too.
+		if empty, _ := notPopulated(filepath.Join(g.v2, "cgroup.events")); empty {
+			return nil
+		}
 		err = writeFile(filepath.Join(g.v2, "cgroup.kill"), "1")
 	case g.v1Dir("freezer") != "":
 		err = killLoop(g.v1Dir("freezer"), v1Freezer(g.v1Dir("freezer")))
@@ -180,6 +188,7 @@ const pollInterval = 10 * time.Millisecond
 // reports "populated 0" in cgroup.events (inotify); otherwise it polls
 // cgroup.procs every pollInterval. A group already removed is empty.
 func (g *Group) WaitEmpty(ctx context.Context) error {
+	g.awaitForks()
 	var err error
 	if g.v2 != "" {
 		err = waitPopulated(ctx, g.v2)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -184,4 +185,72 @@ func TestCreateRefusals(t *testing.T) {
 	if err := g.Remove(); err != nil {
 		t.Errorf("second Remove: %v, want nil", err)
 	}
+}
+
+func TestPossibleCPUs(t *testing.T) {
+	tests := []struct {
+		content string
+		want    int
+	}{
+		{"0\n", 1},
+		{"0-1\n", 2},
+		{"0-3,8-11\n", 8},
+		{"0,2,4-5\n", 4},
+		{"3-1\n", 0},
+		{"x\n", 0},
+	}
+	for _, tt := range tests {
+		file := filepath.Join(t.TempDir(), "possible")
+		writeTestFile(t, file, tt.content)
+		if got := possibleCPUs(file); got != tt.want {
+			t.Errorf("possibleCPUs(%q) = %d, want %d", tt.content, got, tt.want)
+		}
+	}
+	if got := possibleCPUs(filepath.Join(t.TempDir(), "missing")); got != 0 {
+		t.Errorf("possibleCPUs of a missing file = %d, want 0", got)
+	}
+}
+
+// A CPU limit of as many CPUs as the host can ever have never holds a job
+// back: it is not written, and in the hybrid layout (where cgroup2 gives
+// CPU usage, so cpuacct is not needed) the job gets no cgroup in the cpu
+// hierarchy. One CPU less is written as before.
+func TestCPULimitThatCannotBindIsSkipped(t *testing.T) {
+	const possible = "sys/devices/system/cpu/possible"
+	t.Run("hybrid", func(t *testing.T) {
+		k := fakeV1(t, true)
+		writeTestFile(t, filepath.Join(k.root, possible), "0-1\n")
+		m := openFake(t, k.config("rw"))
+		g, err := m.Create("1", Limits{MemoryBytes: 64 << 20, CPUs: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dir := g.v1Dir("cpu"); dir != "" {
+			t.Errorf("a limit of every CPU made %s", dir)
+		}
+		g, err = m.Create("2", Limits{MemoryBytes: 64 << 20, CPUs: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := readFile(t, filepath.Join(g.v1Dir("cpu"), "cpu.cfs_quota_us")), "100000\n"; got != want {
+			t.Errorf("a limit of one CPU of two: cpu.cfs_quota_us = %q, want %q", got, want)
+		}
+	})
+	t.Run("v2", func(t *testing.T) {
+		k := fakeV2(t, "/system.slice/rw.service", "cpu io memory pids\n")
+		writeTestFile(t, filepath.Join(k.root, possible), "0-1\n")
+		m := openFake(t, k.config("rw"))
+		for _, tt := range []struct {
+			cpus float64
+			want string
+		}{{2, ""}, {4, ""}, {1.5, "150000 100000\n"}} {
+			g, err := m.Create(strconv.FormatFloat(tt.cpus*10, 'f', 0, 64), Limits{CPUs: tt.cpus})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readFile(t, filepath.Join(g.v2, "cpu.max")); got != tt.want {
+				t.Errorf("a limit of %v CPUs of 2: cpu.max = %q, want %q", tt.cpus, got, tt.want)
+			}
+		}
+	})
 }

@@ -23,8 +23,10 @@ func TestHostNoEscapeWindow(t *testing.T) {
 			before := threadCgroups(t)
 			var wg sync.WaitGroup
 			errs := make(chan error, n)
+			groups := make([]*Group, n)
 			for i := range n {
 				g := hostGroup(t, m, "fork-"+strconv.Itoa(i), Limits{})
+				groups[i] = g
 				// The shell forks at once and reports both pids.
 				cmd := exec.Command("/bin/sh", "-c", `sleep 600 & echo $$ $!; wait`)
 				line := firstLine(t, cmd)
@@ -54,7 +56,12 @@ func TestHostNoEscapeWindow(t *testing.T) {
 			if escaped > 0 {
 				t.Errorf("%d of %d processes were not in their group", escaped, n)
 			}
-			// Every thread of this process is back where it was.
+			// Every thread of this process is back where it was, once
+			// the forking threads have left (as Kill, WaitEmpty and
+			// Remove wait for).
+			for _, g := range groups {
+				g.awaitForks()
+			}
 			if after := threadCgroups(t); after != before {
 				t.Errorf("this process's threads are in %s, were in %s", after, before)
 			}
@@ -122,6 +129,7 @@ func TestHostStartFailure(t *testing.T) {
 			if !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("Start: err = %v, want ErrNotExist", err)
 			}
+			g.awaitForks()
 			if after := threadCgroups(t); after != before {
 				t.Errorf("after a failed Start this process's threads are in %s, were in %s", after, before)
 			}
@@ -208,6 +216,46 @@ func TestHostWaitEmpty(t *testing.T) {
 			}
 			if !dead(cmd.Process.Pid) {
 				t.Errorf("WaitEmpty returned with the process alive")
+			}
+		})
+	}
+}
+
+// The forking thread leaves a group's v1 cgroups after Start has returned.
+// A kill at once must wait for it: in the v1 cgroups it is this process,
+// which a kill through cgroup.procs would signal, and the group cannot be
+// removed while it is there. If this test fails, it may be by the test
+// binary being killed.
+func TestHostKillRightAfterStart(t *testing.T) {
+	for _, only := range hostModes(t) {
+		t.Run("variant="+only, func(t *testing.T) {
+			m := hostManager(t, only)
+			l := Limits{Pids: 64}
+			if m.supports(l) != nil {
+				l = Limits{}
+			}
+			for i := range 50 {
+				g, err := m.Create(strconv.Itoa(i), l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command("/bin/sh", "-c", "sleep 600")
+				if err := g.Start(cmd); err != nil {
+					t.Fatal(err)
+				}
+				if err := g.Kill(); err != nil {
+					t.Errorf("Kill: %v", err)
+				}
+				_ = cmd.Wait()
+				ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+				err = g.WaitEmpty(ctx)
+				cancel()
+				if err != nil {
+					t.Errorf("WaitEmpty: %v", err)
+				}
+				if err := g.Remove(); err != nil {
+					t.Fatalf("Remove: %v", err)
+				}
 			}
 		})
 	}

@@ -57,10 +57,29 @@ func (g *Group) StartWith(cmd *exec.Cmd, onThread func() error) error {
 	}
 	// The placement runs on a goroutine of its own, locked to its thread,
 	// so that a thread that could not be moved back ends with it: see
-	// startOnThread.
+	// startOnThread. It moves the thread back after it has answered, off
+	// the caller's path; left is closed once the thread is out of the
+	// group, which Kill, WaitEmpty and Remove wait for.
 	done := make(chan error, 1)
-	go g.startOnThread(cmd, onThread, done)
+	left := make(chan struct{})
+	g.mu.Lock()
+	g.forks = append(g.forks, left)
+	g.mu.Unlock()
+	go g.startOnThread(cmd, onThread, done, left)
 	return g.wrapStart(<-done)
+}
+
+// awaitForks returns once every thread that Start moved into the group's
+// v1 cgroups to fork has left them: until then the group's cgroup.procs
+// and tasks list the server itself, which a kill must never signal, and
+// the group cannot be removed.
+func (g *Group) awaitForks() {
+	g.mu.Lock()
+	forks := g.forks
+	g.mu.Unlock()
+	for _, left := range forks {
+		<-left
+	}
 }
 
 // placeV2 makes cmd start in the group's cgroup2 directory, if it has one
@@ -93,14 +112,17 @@ func (g *Group) wrapStart(err error) error {
 
 // startOnThread moves the current thread into the group's v1 cgroups,
 // starts cmd (the fork happens on this thread, so the child inherits
-// them), and moves the thread back to the cgroups it came from. It sends
-// cmd.Start's result, or why placement failed, on done.
+// them), sends cmd.Start's result, or why placement failed, on done, and
+// then moves the thread back to the cgroups it came from, and closes
+// left. Moving back, two writes that each wait for the kernel's cgroup
+// locks, is off the caller's path: the caller goes on with the job.
 //
 // If the thread cannot be moved back, the goroutine ends still locked to
 // it: the Go runtime then destroys the thread instead of running other
 // goroutines on it, which would put their work, and the children they
 // start, in this job's cgroups.
-func (g *Group) startOnThread(cmd *exec.Cmd, onThread func() error, done chan<- error) {
+func (g *Group) startOnThread(cmd *exec.Cmd, onThread func() error, done chan<- error, left chan<- struct{}) {
+	defer close(left)
 	runtime.LockOSThread()
 	tid := strconv.Itoa(unix.Gettid())
 	self, err := readProcCgroup(g.m.path("/proc/thread-self/cgroup"))
@@ -144,6 +166,9 @@ func (g *Group) startOnThread(cmd *exec.Cmd, onThread func() error, done chan<- 
 	if err == nil {
 		err = cmd.Start()
 	}
+	// If cmd started, it started in the right place; a failure to move
+	// back is not the caller's, and the thread dies with this goroutine.
+	done <- err
 	var backErr error
 	for _, i := range moved {
 		if e := writeFile(filepath.Join(back[i], "tasks"), tid); e != nil {
@@ -153,8 +178,4 @@ func (g *Group) startOnThread(cmd *exec.Cmd, onThread func() error, done chan<- 
 	if backErr == nil {
 		runtime.UnlockOSThread()
 	}
-	// A failure to move back is not the caller's: if cmd started, it
-	// started in the right place, and the thread dies with this
-	// goroutine.
-	done <- err
 }

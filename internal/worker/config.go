@@ -47,7 +47,10 @@ type Config struct {
 	Retain      time.Duration
 	RetainJobs  int
 	MaxDataSize int64
-	// Workers is the number of jobs that run at once.
+	// Workers is the number of jobs that run at once: a worker takes the
+	// next job once its job's process is gone, while the job's end (its
+	// output drained, its cgroup removed, its final record committed)
+	// may still be under way.
 	Workers int
 	// QueueSize is the number of accepted jobs that may wait for a worker;
 	// Start returns ErrQueueFull past it.
@@ -144,7 +147,8 @@ func New(cfg Config) (*Pool, error) {
 		return nil, fmt.Errorf("worker: open jobs directory: %w", err)
 	}
 	root.Close()
-	p := &Pool{cfg: cfg, killc: make(chan struct{}), live: map[int64]*job{}, owned: map[string]int{}, swept: make(chan struct{}, 1), quit: make(chan struct{})}
+	p := &Pool{cfg: cfg, killc: make(chan struct{}), live: map[int64]*job{}, owned: map[string]int{}, swept: make(chan struct{}, 1), quit: make(chan struct{}),
+		ending: make(chan struct{}, maxEnding*cfg.Workers)}
 	if err := p.openData(); err != nil {
 		return nil, err
 	}

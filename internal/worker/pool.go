@@ -32,6 +32,7 @@ type Pool struct {
 	swept        chan struct{} // wakes the retention goroutine
 	sweepMu      sync.Mutex    // one sweep at a time
 	quit         chan struct{} // closed by Shutdown, ends the retention goroutine
+	ending       chan struct{} // a place for each job end run after its worker (afterward)
 
 	mu       sync.Mutex
 	cond     *sync.Cond     // signalled when pending grows or the pool closes

@@ -24,6 +24,13 @@ func (p *Pool) work() {
 // a run: prepare, spawn, supervise, drain, record. The worker goroutine that
 // calls it owns the process: it alone waits for it and signals it, so Stop
 // never holds a lock while a process ends.
+//
+// The worker is busy for as long as the job's process lives: Workers bounds
+// the processes at once. What comes after the leader is reaped and the
+// job's cgroup killed (drain, releaseGroup, record) waits for the copier,
+// the kernel and the store's commit, not for the process, so it runs after
+// the worker has gone on to its next job (see afterward); so does the
+// commit of the running record, which the final one waits for.
 func (p *Pool) run(j *job) {
 	l, early := p.prepare(j)
 	if early != nil {
@@ -35,12 +42,44 @@ func (p *Pool) run(j *job) {
 		p.record(j, ending{startErr: err})
 		return
 	}
-	p.markRunning(j, pr.cmd.Process.Pid)
+	running := p.markRunning(j, pr.cmd.Process.Pid)
 	copied := copyOutput(j.out, l.pipe)
 	end := p.supervise(j, pr)
-	p.drain(l.pipe, copied)
-	p.releaseGroup(j, pr.group, &end)
-	p.record(j, end)
+	p.afterward(func() {
+		p.drain(l.pipe, copied)
+		p.releaseGroup(j, pr.group, &end)
+		// The running record goes first, so that it never overwrites
+		// the final one.
+		<-running
+		p.record(j, end)
+	})
+}
+
+// maxEnding is how many job ends per worker may run after their workers
+// have moved on: a few commits' worth, at the rate of short jobs.
+const maxEnding = 4
+
+// afterward runs the end of a job whose process is gone on a goroutine of
+// its own, which Shutdown waits for, so that the worker can start its
+// next job. At most maxEnding ends per worker run so at once; past that
+// the worker runs fn itself, as if it were part of the job, which bounds
+// the goroutines and the jobs waiting for their final record when the
+// store is slow.
+func (p *Pool) afterward(fn func()) {
+	select {
+	case p.ending <- struct{}{}:
+	default:
+		fn()
+		return
+	}
+	// The worker holds its own count of wg, so this Add cannot race with
+	// Shutdown's Wait reaching zero.
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer func() { <-p.ending }()
+		fn()
+	}()
 }
 
 // launch is what prepare makes ready for a job's process: the files the
@@ -88,7 +127,12 @@ func (p *Pool) prepare(j *job) (*launch, *ending) {
 // markRunning records that j's process pid exists. A job that Stop came
 // to while its process was being made stays stopping: supervise stops it
 // at once.
-func (p *Pool) markRunning(j *job, pid int) {
+//
+// The record is committed, and OnChange told of it, on a goroutine of its
+// own while the job runs: the commit waits for the disk, and the worker
+// has the job to watch. The channel returned is closed once both are
+// done; the final record must wait for it.
+func (p *Pool) markRunning(j *job, pid int) <-chan struct{} {
 	j.mu.Lock()
 	if j.status != StatusStopping {
 		j.status = StatusRunning
@@ -96,8 +140,16 @@ func (p *Pool) markRunning(j *job, pid int) {
 	j.pid = pid
 	j.started = time.Now()
 	j.mu.Unlock()
-	p.persist(j)
-	p.changed(j)
+	written := make(chan struct{})
+	// As in afterward: the worker's own count makes this Add safe.
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(written)
+		p.persist(j)
+		p.changed(j)
+	}()
+	return written
 }
 
 // copyOutput starts the goroutine that copies the output pipe to the spool
