@@ -114,3 +114,24 @@ func TestQueryOfAFinalJobSeesItsRecordChange(t *testing.T) {
 		t.Errorf("Query(%d), untouched: %v, %v", ids[2], s.ID, err)
 	}
 }
+
+// TestFinalCacheKeepsOnlySmallSnapshots checks that a snapshot holding
+// more than finalEntryMaxBytes (a job with arguments near the API's bound)
+// is not kept, so that the cache's memory has a bound of its own, and that
+// a job of ordinary size still is.
+func TestFinalCacheKeepsOnlySmallSnapshots(t *testing.T) {
+	var c finalCache
+	big := finalSnapshot(1)
+	big.Args = make([]string, 1024)
+	for i := range big.Args {
+		big.Args[i] = strings.Repeat("x", 63) // 80 KiB in all, near the API's bound
+	}
+	c.put(big, c.generation())
+	if _, ok := c.get(1); ok {
+		t.Errorf("a snapshot holding %d bytes was kept; want at most %d bytes a snapshot", big.heldBytes(), finalEntryMaxBytes)
+	}
+	c.put(finalSnapshot(2), c.generation())
+	if _, ok := c.get(2); !ok {
+		t.Errorf("a snapshot of %d bytes was not kept", finalSnapshot(2).heldBytes())
+	}
+}
