@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestSmallTailFollowsTheOutput writes random chunks through output.grow
@@ -108,4 +109,34 @@ func TestTailsComeFromMemory(t *testing.T) {
 	hide()
 	check(b, "in the next pool with the files gone")
 	unhide()
+}
+
+// TestTailOfDroppedOutputIsGone checks that once retention drops an ended
+// job's output to keep the data directory under MaxDataSize, its tail is
+// gone too: the tail kept in memory must not show output that no longer
+// exists, which GET /query would answer as the job's output.
+func TestTailOfDroppedOutputIsGone(t *testing.T) {
+	p := newPool(t, Config{MaxDataSize: 20 << 10, OnError: func(id int64, err error) { t.Logf("job %d: %v", id, err) }})
+	flood := func() int64 {
+		id := start(t, p, "flood", strconv.Itoa(8<<10))
+		wait(t, p, id)
+		return id
+	}
+	// Two jobs' output is under the bound: retention leaves it.
+	ids := []int64{flood(), flood()}
+	if b, _, err := p.Tail(ids[0], SmallTail); err != nil || len(b) != SmallTail {
+		t.Fatalf("tail of job %d before the sweep: %d bytes, %v; want %d", ids[0], len(b), err, SmallTail)
+	}
+	// The third passes it: the sweep drops the oldest output (or the
+	// one the third job's end woke has dropped it already).
+	flood()
+	p.sweep(time.Now())
+	if s, err := p.Query(ids[0]); err != nil || s.OutputSize != 0 {
+		t.Fatalf("job %d after the sweep: %d bytes of output, %v; want its output dropped", ids[0], s.OutputSize, err)
+	}
+	for _, n := range []int64{SmallTail, 1 << 10} {
+		if b, cut, err := p.Tail(ids[0], n); err != nil || len(b) != 0 || cut {
+			t.Errorf("tail %d of job %d after its output was dropped: %q, cut %v, %v; want nothing", n, ids[0], b, cut, err)
+		}
+	}
 }
