@@ -78,13 +78,8 @@ func TestFinalCacheHandsOutCopies(t *testing.T) {
 // dropping the output, and removal.
 func TestQueryOfAFinalJobSeesItsRecordChange(t *testing.T) {
 	p := newPool(t, Config{MaxDataSize: 20 << 10, OnError: func(id int64, err error) { t.Logf("job %d: %v", id, err) }})
-	var ids []int64
-	for range 3 {
-		id := start(t, p, "flood", strconv.Itoa(8<<10))
-		wait(t, p, id)
-		ids = append(ids, id)
-	}
-	for _, id := range ids {
+	query := func(id int64) {
+		t.Helper()
 		// An ended job leaves the live ones a moment after Wait returns;
 		// only then is it read from the store.
 		for deadline := time.Now().Add(time.Minute); p.liveJob(id) != nil; time.Sleep(time.Millisecond) {
@@ -99,8 +94,23 @@ func TestQueryOfAFinalJobSeesItsRecordChange(t *testing.T) {
 			t.Fatalf("job %d is not cached after a query", id)
 		}
 	}
-	// The third job passed the bound: the sweep drops the oldest output.
+	flood := func() int64 {
+		t.Helper()
+		id := start(t, p, "flood", strconv.Itoa(8<<10))
+		wait(t, p, id)
+		return id
+	}
+	// Two jobs' output is under the bound, so retention changes no record
+	// while they are queried: a change would keep a read from the cache.
+	ids := []int64{flood(), flood()}
+	query(ids[0])
+	query(ids[1])
+	// The third passes it: the sweep drops the oldest output (or the one
+	// the third job's end woke has dropped it already); a sweep after it
+	// changes nothing.
+	ids = append(ids, flood())
 	p.sweep(time.Now())
+	query(ids[2])
 	if s, err := p.Query(ids[0]); err != nil || s.OutputSize != 0 || !strings.Contains(s.OutputError, "removed") {
 		t.Errorf("the oldest job after its output was dropped: %d bytes, %q, %v; want 0 bytes, and why", s.OutputSize, s.OutputError, err)
 	}
