@@ -140,3 +140,21 @@ func TestTailOfDroppedOutputIsGone(t *testing.T) {
 		}
 	}
 }
+
+// TestTailReadBeforeAForgetIsNotKept checks that a tail read from a file
+// before the job's output was removed (and its tail forgotten) is not
+// kept after: it would show the removed output from then on.
+func TestTailReadBeforeAForgetIsNotKept(t *testing.T) {
+	var c tailCache
+	gen := c.generation()
+	read := smallTail{b: []byte("removed\n"), size: 8}
+	c.forget(4) // the output goes after the read, before the put
+	c.putRead(4, read, gen)
+	if got, ok := c.get(4); ok {
+		t.Errorf("a tail read before its output was removed was kept: %q", got.b)
+	}
+	c.putRead(4, read, c.generation())
+	if _, ok := c.get(4); !ok {
+		t.Errorf("a tail read after the last forget was not kept")
+	}
+}
