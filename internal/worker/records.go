@@ -84,7 +84,7 @@ func (p *Pool) create(j *job) error {
 	// The output file is made by the copier, on the job's first byte.
 	j.out = newOutput(p.outputPath(j.id), p.cfg.MaxOutput, &p.budget)
 	id := j.id
-	j.out.ended = func(t smallTail) { p.tails.put(id, t) }
+	j.out.ended = func(t smallTail) { p.tails.put(id, t, j.tailGen) }
 	return nil
 }
 

@@ -11,36 +11,27 @@ import (
 // or has read the tail of, so that a list of jobs reads no files: a few
 // hundred bytes a job at most, for as long as its record lives.
 //
-// A tail read from a file is kept only if no forget came while it was
-// read (the generation, as in finalCache): the file may be one that
-// retention or a removal is taking away, and a tail kept after their
-// forget would show the output they removed.
+// A tail is kept only if no forget came while it was taken (the
+// generation, as in finalCache): from a file that retention or a removal
+// is taking away, or from the output of a job removed as it ends, a tail
+// kept after their forget would show the output they removed.
 type tailCache struct {
 	mu    sync.Mutex
 	tails map[int64]smallTail
 	gen   uint64 // moved on by every forget
 }
 
-func (c *tailCache) put(id int64, t smallTail) {
-	c.mu.Lock()
-	if c.tails == nil {
-		c.tails = make(map[int64]smallTail)
-	}
-	c.tails[id] = t
-	c.mu.Unlock()
-}
-
-// generation is what putRead must be given for a tail read from a file
-// after this call.
+// generation is what put must be given for a tail taken after this
+// call.
 func (c *tailCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.gen
 }
 
-// putRead keeps t, read from job id's output file at generation gen,
-// unless a forget came since.
-func (c *tailCache) putRead(id int64, t smallTail, gen uint64) {
+// put keeps t, job id's tail taken at generation gen, unless a forget
+// came since.
+func (c *tailCache) put(id int64, t smallTail, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
@@ -100,7 +91,7 @@ func (p *Pool) Tail(id int64, n int64) ([]byte, bool, error) {
 		t = smallTail{b: b, size: size}
 		if size > 0 {
 			// Not an empty one: that may be of a job being removed.
-			p.tails.putRead(id, t, gen)
+			p.tails.put(id, t, gen)
 		}
 		if b, cut, ok := t.tail(n); ok {
 			return b, cut, nil

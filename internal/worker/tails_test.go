@@ -5,9 +5,11 @@ package worker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -149,12 +151,54 @@ func TestTailReadBeforeAForgetIsNotKept(t *testing.T) {
 	gen := c.generation()
 	read := smallTail{b: []byte("removed\n"), size: 8}
 	c.forget(4) // the output goes after the read, before the put
-	c.putRead(4, read, gen)
+	c.put(4, read, gen)
 	if got, ok := c.get(4); ok {
 		t.Errorf("a tail read before its output was removed was kept: %q", got.b)
 	}
-	c.putRead(4, read, c.generation())
+	c.put(4, read, c.generation())
 	if _, ok := c.get(4); !ok {
 		t.Errorf("a tail read after the last forget was not kept")
+	}
+}
+
+// TestRemoveAJobAsItEnds removes a job in the moment between its final
+// record and its announcement, when a client may see it final already
+// and remove it: from OnError, which record calls then for a job whose
+// output the data directory's bound cut. The removal must succeed, and
+// the job's tail, which record keeps as it announces the job, must not
+// come back after it.
+func TestRemoveAJobAsItEnds(t *testing.T) {
+	type removal struct {
+		j   *job
+		err error
+	}
+	removed := make(chan removal, 1)
+	var p *Pool
+	var once sync.Once
+	p = newPool(t, Config{MaxDataSize: 4 << 10, OnError: func(id int64, err error) {
+		t.Logf("job %d: %v", id, err)
+		if id == 0 {
+			return
+		}
+		if j := p.liveJob(id); j != nil && j.final() {
+			once.Do(func() { removed <- removal{j, p.Remove(id)} })
+		}
+	}})
+	id := start(t, p, "flood", strconv.Itoa(8<<10))
+	var r removal
+	select {
+	case r = <-removed:
+	case <-time.After(time.Minute):
+		t.Fatalf("job %d was not final and live at any OnError in a minute", id)
+	}
+	if r.err != nil {
+		t.Fatalf("Remove(%d) of a job final but not yet announced: %v; want it removed", id, r.err)
+	}
+	<-r.j.done // the tail is kept, or not, before done
+	if _, err := p.Query(id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Query(%d) after its removal: %v, want ErrNotFound", id, err)
+	}
+	if tail, ok := p.tails.get(id); ok {
+		t.Errorf("the tail of removed job %d was kept: %d bytes", id, len(tail.b))
 	}
 }
