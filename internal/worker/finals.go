@@ -10,6 +10,17 @@ import (
 // finalCacheSize bounds the final jobs whose snapshots are kept.
 const finalCacheSize = 512
 
+// finalEntryMaxBytes bounds the strings one kept snapshot holds (its
+// arguments, owner, path and messages), so that the cache stays small
+// whatever the jobs: a job's arguments alone may take 64 KiB in 1024
+// strings, and 512 such snapshots would hold some 45 MiB for as long as
+// the server runs, twice the whole server's idle memory. With the bound,
+// a full cache holds at most about 750 KiB (the bound and some 450 bytes
+// of snapshot and map a job); a job of a few arguments takes a few
+// hundred. A larger snapshot is read from the store every time, as
+// before the cache.
+const finalEntryMaxBytes = 1 << 10
+
 // finalCache keeps the snapshots of final jobs read lately, so that a
 // client asking again and again for a job that has ended (GET /query?id=N
 // over a keep-alive connection) is answered without a store transaction
@@ -48,8 +59,11 @@ func (c *finalCache) get(id int64) (Snapshot, bool) {
 }
 
 // put keeps s, a final job's snapshot read from the store at generation
-// gen, unless a forget came since.
+// gen, unless a forget came since or s holds more than finalEntryMaxBytes.
 func (c *finalCache) put(s Snapshot, gen uint64) {
+	if s.heldBytes() > finalEntryMaxBytes {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
@@ -86,6 +100,16 @@ func (c *finalCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.entries)
+}
+
+// heldBytes is about how much memory s's strings take besides s itself:
+// their bytes, and a string header for each argument.
+func (s Snapshot) heldBytes() int {
+	n := len(s.Owner) + len(s.Path) + len(s.Status) + len(s.Reason) + len(s.Error) + len(s.OutputError)
+	for _, a := range s.Args {
+		n += 16 + len(a) // a string header is 16 bytes on 64-bit hosts
+	}
+	return n
 }
 
 // clone is s with its own copies of what it points to, as every snapshot

@@ -78,13 +78,8 @@ func TestFinalCacheHandsOutCopies(t *testing.T) {
 // dropping the output, and removal.
 func TestQueryOfAFinalJobSeesItsRecordChange(t *testing.T) {
 	p := newPool(t, Config{MaxDataSize: 20 << 10, OnError: func(id int64, err error) { t.Logf("job %d: %v", id, err) }})
-	var ids []int64
-	for range 3 {
-		id := start(t, p, "flood", strconv.Itoa(8<<10))
-		wait(t, p, id)
-		ids = append(ids, id)
-	}
-	for _, id := range ids {
+	query := func(id int64) {
+		t.Helper()
 		// An ended job leaves the live ones a moment after Wait returns;
 		// only then is it read from the store.
 		for deadline := time.Now().Add(time.Minute); p.liveJob(id) != nil; time.Sleep(time.Millisecond) {
@@ -99,8 +94,23 @@ func TestQueryOfAFinalJobSeesItsRecordChange(t *testing.T) {
 			t.Fatalf("job %d is not cached after a query", id)
 		}
 	}
-	// The third job passed the bound: the sweep drops the oldest output.
+	flood := func() int64 {
+		t.Helper()
+		id := start(t, p, "flood", strconv.Itoa(8<<10))
+		wait(t, p, id)
+		return id
+	}
+	// Two jobs' output is under the bound, so retention changes no record
+	// while they are queried: a change would keep a read from the cache.
+	ids := []int64{flood(), flood()}
+	query(ids[0])
+	query(ids[1])
+	// The third passes it: the sweep drops the oldest output (or the one
+	// the third job's end woke has dropped it already); a sweep after it
+	// changes nothing.
+	ids = append(ids, flood())
 	p.sweep(time.Now())
+	query(ids[2])
 	if s, err := p.Query(ids[0]); err != nil || s.OutputSize != 0 || !strings.Contains(s.OutputError, "removed") {
 		t.Errorf("the oldest job after its output was dropped: %d bytes, %q, %v; want 0 bytes, and why", s.OutputSize, s.OutputError, err)
 	}
@@ -112,5 +122,26 @@ func TestQueryOfAFinalJobSeesItsRecordChange(t *testing.T) {
 	}
 	if s, err := p.Query(ids[2]); err != nil || s.ID != ids[2] {
 		t.Errorf("Query(%d), untouched: %v, %v", ids[2], s.ID, err)
+	}
+}
+
+// TestFinalCacheKeepsOnlySmallSnapshots checks that a snapshot holding
+// more than finalEntryMaxBytes (a job with arguments near the API's bound)
+// is not kept, so that the cache's memory has a bound of its own, and that
+// a job of ordinary size still is.
+func TestFinalCacheKeepsOnlySmallSnapshots(t *testing.T) {
+	var c finalCache
+	big := finalSnapshot(1)
+	big.Args = make([]string, 1024)
+	for i := range big.Args {
+		big.Args[i] = strings.Repeat("x", 63) // 80 KiB in all, near the API's bound
+	}
+	c.put(big, c.generation())
+	if _, ok := c.get(1); ok {
+		t.Errorf("a snapshot holding %d bytes was kept; want at most %d bytes a snapshot", big.heldBytes(), finalEntryMaxBytes)
+	}
+	c.put(finalSnapshot(2), c.generation())
+	if _, ok := c.get(2); !ok {
+		t.Errorf("a snapshot of %d bytes was not kept", finalSnapshot(2).heldBytes())
 	}
 }

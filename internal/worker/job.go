@@ -137,6 +137,12 @@ type job struct {
 	// regrace wakes a stop under way to read killAt again: a later Stop
 	// may have brought it forward. It holds at most one wake-up.
 	regrace chan struct{}
+	// tailGen is the tail cache's generation when the job's final record
+	// was about to be written: its tail is kept (when the output closes)
+	// only if no removal or retention forgot a tail since, as they may
+	// take the job's output away once the record is on disk. Written and
+	// read by record alone.
+	tailGen uint64
 	// seq orders the jobs of the queue: it grows with each job queued,
 	// so the queue, oldest first, is sorted by it. Guarded by the pool's
 	// mu.
@@ -187,6 +193,13 @@ func (j *job) snapshot() Snapshot {
 	}
 	s.Usage = j.currentUsage()
 	return s
+}
+
+// final reports whether the job has reached its final status.
+func (j *job) final() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.status.Final()
 }
 
 // requestStop marks the job as being stopped, with SIGKILL due grace from

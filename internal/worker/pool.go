@@ -269,12 +269,12 @@ func (p *Pool) List() []Snapshot {
 // directory. Its id is never given again. A job that has not ended gives
 // ErrNotFinal: stop it first.
 func (p *Pool) Remove(id int64) error {
-	if j := p.liveJob(id); j != nil {
-		select {
-		case <-j.done:
-		default:
-			return fmt.Errorf("job %d: %w", id, ErrNotFinal)
-		}
+	// A job is final, and its final record on disk, a moment before it
+	// is announced (record): a client that saw it final may remove it
+	// then. What record does after (keep the tail, let the job go) does
+	// not bring it back.
+	if j := p.liveJob(id); j != nil && !j.final() {
+		return fmt.Errorf("job %d: %w", id, ErrNotFinal)
 	}
 	// No lock against retention: only the one removal of the output file
 	// that succeeds gives its bytes back, and a record deleted meanwhile

@@ -69,6 +69,7 @@ func (p *Pool) record(j *job, e ending) {
 	// Committed before anyone can see it: a job a client saw end has
 	// ended on disk too. A record that cannot be written keeps the job in
 	// memory, where it is still served from.
+	j.tailGen = p.tails.generation()
 	final := j.snapshot()
 	final.Status, final.ExitCode, final.Reason, final.Error, final.EndedAt = status, code, reason, message, ended
 	stored := p.persistSnapshot(j, final) == nil

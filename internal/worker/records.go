@@ -84,7 +84,7 @@ func (p *Pool) create(j *job) error {
 	// The output file is made by the copier, on the job's first byte.
 	j.out = newOutput(p.outputPath(j.id), p.cfg.MaxOutput, &p.budget)
 	id := j.id
-	j.out.ended = func(t smallTail) { p.tails.put(id, t) }
+	j.out.ended = func(t smallTail) { p.tails.put(id, t, j.tailGen) }
 	return nil
 }
 
@@ -173,13 +173,14 @@ func (p *Pool) remove(s Snapshot) error {
 	p.mu.Lock()
 	delete(p.live, s.ID)
 	p.mu.Unlock()
-	p.tails.forget(s.ID)
 	p.finals.forget(s.ID)
 	if err := os.Remove(p.outputPath(s.ID)); err == nil {
 		p.budget.give(s.OutputSize)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		p.report(s.ID, fmt.Errorf("remove the output of job %d: %w", s.ID, err))
 	}
+	// After the file: a tail read from it until now is not kept.
+	p.tails.forget(s.ID)
 	dirs, _ := filepath.Glob(filepath.Join(p.workRoot, "job-"+strconv.FormatInt(s.ID, 10)+"-*"))
 	for _, d := range dirs {
 		if err := os.RemoveAll(d); err != nil {

@@ -96,6 +96,9 @@ func (p *Pool) dropOutput(r store.Record) {
 	r.OutputError = "removed to keep the data directory under its --max-data-size"
 	p.report(r.ID, p.store.Put(r))
 	p.finals.forget(r.ID)
+	// The tail kept in memory is of the output just removed: a query
+	// would still show it as the job's output.
+	p.tails.forget(r.ID)
 }
 
 // removeByID removes final job id for retention; the caller holds

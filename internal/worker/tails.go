@@ -10,18 +10,37 @@ import (
 // tailCache keeps the small tail of every ended job the pool has seen end
 // or has read the tail of, so that a list of jobs reads no files: a few
 // hundred bytes a job at most, for as long as its record lives.
+//
+// A tail is kept only if no forget came while it was taken (the
+// generation, as in finalCache): from a file that retention or a removal
+// is taking away, or from the output of a job removed as it ends, a tail
+// kept after their forget would show the output they removed.
 type tailCache struct {
 	mu    sync.Mutex
 	tails map[int64]smallTail
+	gen   uint64 // moved on by every forget
 }
 
-func (c *tailCache) put(id int64, t smallTail) {
+// generation is what put must be given for a tail taken after this
+// call.
+func (c *tailCache) generation() uint64 {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put keeps t, job id's tail taken at generation gen, unless a forget
+// came since.
+func (c *tailCache) put(id int64, t smallTail, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if c.tails == nil {
 		c.tails = make(map[int64]smallTail)
 	}
 	c.tails[id] = t
-	c.mu.Unlock()
 }
 
 func (c *tailCache) get(id int64) (smallTail, bool) {
@@ -33,6 +52,7 @@ func (c *tailCache) get(id int64) (smallTail, bool) {
 
 func (c *tailCache) forget(id int64) {
 	c.mu.Lock()
+	c.gen++
 	delete(c.tails, id)
 	c.mu.Unlock()
 }
@@ -58,6 +78,7 @@ func (p *Pool) Tail(id int64, n int64) ([]byte, bool, error) {
 		}
 	} else {
 		// Ended before this pool started: read it once.
+		gen := p.tails.generation()
 		o, err := p.endedOutput(id)
 		if err != nil {
 			return nil, false, err
@@ -70,7 +91,7 @@ func (p *Pool) Tail(id int64, n int64) ([]byte, bool, error) {
 		t = smallTail{b: b, size: size}
 		if size > 0 {
 			// Not an empty one: that may be of a job being removed.
-			p.tails.put(id, t)
+			p.tails.put(id, t, gen)
 		}
 		if b, cut, ok := t.tail(n); ok {
 			return b, cut, nil

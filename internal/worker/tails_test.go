@@ -5,10 +5,13 @@ package worker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestSmallTailFollowsTheOutput writes random chunks through output.grow
@@ -108,4 +111,94 @@ func TestTailsComeFromMemory(t *testing.T) {
 	hide()
 	check(b, "in the next pool with the files gone")
 	unhide()
+}
+
+// TestTailOfDroppedOutputIsGone checks that once retention drops an ended
+// job's output to keep the data directory under MaxDataSize, its tail is
+// gone too: the tail kept in memory must not show output that no longer
+// exists, which GET /query would answer as the job's output.
+func TestTailOfDroppedOutputIsGone(t *testing.T) {
+	p := newPool(t, Config{MaxDataSize: 20 << 10, OnError: func(id int64, err error) { t.Logf("job %d: %v", id, err) }})
+	flood := func() int64 {
+		id := start(t, p, "flood", strconv.Itoa(8<<10))
+		wait(t, p, id)
+		return id
+	}
+	// Two jobs' output is under the bound: retention leaves it.
+	ids := []int64{flood(), flood()}
+	if b, _, err := p.Tail(ids[0], SmallTail); err != nil || len(b) != SmallTail {
+		t.Fatalf("tail of job %d before the sweep: %d bytes, %v; want %d", ids[0], len(b), err, SmallTail)
+	}
+	// The third passes it: the sweep drops the oldest output (or the
+	// one the third job's end woke has dropped it already).
+	flood()
+	p.sweep(time.Now())
+	if s, err := p.Query(ids[0]); err != nil || s.OutputSize != 0 {
+		t.Fatalf("job %d after the sweep: %d bytes of output, %v; want its output dropped", ids[0], s.OutputSize, err)
+	}
+	for _, n := range []int64{SmallTail, 1 << 10} {
+		if b, cut, err := p.Tail(ids[0], n); err != nil || len(b) != 0 || cut {
+			t.Errorf("tail %d of job %d after its output was dropped: %q, cut %v, %v; want nothing", n, ids[0], b, cut, err)
+		}
+	}
+}
+
+// TestTailReadBeforeAForgetIsNotKept checks that a tail read from a file
+// before the job's output was removed (and its tail forgotten) is not
+// kept after: it would show the removed output from then on.
+func TestTailReadBeforeAForgetIsNotKept(t *testing.T) {
+	var c tailCache
+	gen := c.generation()
+	read := smallTail{b: []byte("removed\n"), size: 8}
+	c.forget(4) // the output goes after the read, before the put
+	c.put(4, read, gen)
+	if got, ok := c.get(4); ok {
+		t.Errorf("a tail read before its output was removed was kept: %q", got.b)
+	}
+	c.put(4, read, c.generation())
+	if _, ok := c.get(4); !ok {
+		t.Errorf("a tail read after the last forget was not kept")
+	}
+}
+
+// TestRemoveAJobAsItEnds removes a job in the moment between its final
+// record and its announcement, when a client may see it final already
+// and remove it: from OnError, which record calls then for a job whose
+// output the data directory's bound cut. The removal must succeed, and
+// the job's tail, which record keeps as it announces the job, must not
+// come back after it.
+func TestRemoveAJobAsItEnds(t *testing.T) {
+	type removal struct {
+		j   *job
+		err error
+	}
+	removed := make(chan removal, 1)
+	var p *Pool
+	var once sync.Once
+	p = newPool(t, Config{MaxDataSize: 4 << 10, OnError: func(id int64, err error) {
+		t.Logf("job %d: %v", id, err)
+		if id == 0 {
+			return
+		}
+		if j := p.liveJob(id); j != nil && j.final() {
+			once.Do(func() { removed <- removal{j, p.Remove(id)} })
+		}
+	}})
+	id := start(t, p, "flood", strconv.Itoa(8<<10))
+	var r removal
+	select {
+	case r = <-removed:
+	case <-time.After(time.Minute):
+		t.Fatalf("job %d was not final and live at any OnError in a minute", id)
+	}
+	if r.err != nil {
+		t.Fatalf("Remove(%d) of a job final but not yet announced: %v; want it removed", id, r.err)
+	}
+	<-r.j.done // the tail is kept, or not, before done
+	if _, err := p.Query(id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Query(%d) after its removal: %v, want ErrNotFound", id, err)
+	}
+	if tail, ok := p.tails.get(id); ok {
+		t.Errorf("the tail of removed job %d was kept: %d bytes", id, len(tail.b))
+	}
 }
