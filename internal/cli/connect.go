@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/client"
 	"github.com/rw-project/rw/internal/state"
 	"github.com/rw-project/rw/pki"
 	ucli "github.com/urfave/cli/v2"
@@ -49,7 +51,9 @@ func connectAction(c *ucli.Context) error {
 		return err
 	}
 	defer cleanup()
-	if _, err := conn.ListTail(ctx, 0); err != nil {
+	// An authenticated request proves the certificate, the token and the
+	// server; one job is enough of an answer, whatever the history.
+	if err := conn.EachJob(ctx, client.ListOptions{Limit: 1, Brief: true}, func(api.Job) error { return nil }); err != nil {
 		return explain(conn, err)
 	}
 	path, err := statePath()

@@ -259,6 +259,9 @@ type ListOptions struct {
 	// quarter less time than decoding whole jobs, for a caller that shows
 	// no more.
 	Brief bool
+	// Limit, if more than 0, is the most jobs the list holds: the first
+	// Limit in id order.
+	Limit int
 }
 
 // EachJob calls f with each job the caller may see that opts keeps, in id
@@ -273,6 +276,9 @@ func (c *Client) EachJob(ctx context.Context, opts ListOptions, f func(api.Job) 
 	}
 	if len(opts.Statuses) > 0 {
 		q.Set("status", strings.Join(opts.Statuses, ","))
+	}
+	if opts.Limit > 0 {
+		q.Set("limit", strconv.Itoa(opts.Limit))
 	}
 	resp, err := c.send(ctx, http.MethodGet, api.PathQuery, q, nil)
 	if err != nil {

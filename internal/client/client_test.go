@@ -190,8 +190,8 @@ func TestServerErrorsCarryTheRequestID(t *testing.T) {
 	}
 }
 
-// TestEachJobFilters checks that the statuses asked for reach the server,
-// which sends only the jobs in them.
+// TestEachJobFilters checks that the statuses and the limit asked for
+// reach the server, which sends only the jobs they keep.
 func TestEachJobFilters(t *testing.T) {
 	e := newEnv(t, 0)
 	c := e.client(t, "alice", e.addr, pki.ServerCACert)
@@ -214,16 +214,20 @@ func TestEachJobFilters(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		statuses []string
+		limit    int
 		want     []int64
 	}{
-		{nil, []int64{1, 2}},
-		{[]string{"failed"}, []int64{2}},
-		{[]string{"finished", "failed"}, []int64{1, 2}},
-		{[]string{"running"}, nil},
+		{nil, 0, []int64{1, 2}},
+		{[]string{"failed"}, 0, []int64{2}},
+		{[]string{"finished", "failed"}, 0, []int64{1, 2}},
+		{[]string{"running"}, 0, nil},
+		// What rw connect asks: one job, whatever the history.
+		{nil, 1, []int64{1}},
+		{[]string{"failed"}, 1, []int64{2}},
 	} {
 		for _, brief := range []bool{false, true} {
 			var got []int64
-			err := c.EachJob(ctx, ListOptions{Tail: 16, Statuses: tc.statuses, Brief: brief}, func(j api.Job) error {
+			err := c.EachJob(ctx, ListOptions{Tail: 16, Statuses: tc.statuses, Brief: brief, Limit: tc.limit}, func(j api.Job) error {
 				got = append(got, j.ID)
 				if (j.Owner == "") != brief || j.Output == nil {
 					t.Errorf("brief %v: job %+v", brief, j)
@@ -231,7 +235,7 @@ func TestEachJobFilters(t *testing.T) {
 				return nil
 			})
 			if err != nil || !slices.Equal(got, tc.want) {
-				t.Errorf("statuses %v, brief %v: got %v, %v; want %v", tc.statuses, brief, got, err, tc.want)
+				t.Errorf("statuses %v, limit %d, brief %v: got %v, %v; want %v", tc.statuses, tc.limit, brief, got, err, tc.want)
 			}
 		}
 	}
