@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -205,6 +206,11 @@ func explain(conn *connection, err error) error {
 		return withHint(err, "is 'rw serve' running at %s? check the address", conn.server)
 	case errors.Is(err, client.ErrTimeout):
 		return withHint(err, "the server is up but did not answer in time: it may be busy; try again, or raise --timeout (now %v)", conn.timeout)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// An answer that began and broke off: the connection or the
+		// server went away in the middle of it, or the server cut off a
+		// follower that fell too far behind output it does not keep.
+		return withHint(err, "the answer from %s broke off: the server may have restarted, or (following a job's output) this reader fell behind output past the server's --max-output; run the command again", conn.server)
 	case errors.Is(err, client.ErrServerCertificate):
 		return withHint(err, "the server's certificate must come from the same 'rw gen-certs' as %s, and name the host you dial (gen-certs --host)", conn.id.ca)
 	case errors.Is(err, client.ErrClientRefused):

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ func TestExplainTransport(t *testing.T) {
 			"raise --timeout (now 30s)", "running", client.ErrTimeout},
 		{"unreachable", fmt.Errorf("%w: no connection to localhost:3000 before the deadline", client.ErrUnreachable),
 			"is 'rw serve' running at localhost:3000?", "--timeout", client.ErrUnreachable},
+		{"broken answer", fmt.Errorf("read the answer to GET /query: %w", io.ErrUnexpectedEOF),
+			"broke off", "--timeout", io.ErrUnexpectedEOF},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
