@@ -3,10 +3,15 @@
 package cgroup
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -94,4 +99,84 @@ func stayIn(g *Group, entered chan<- error, release <-chan struct{}, left chan<-
 		runtime.UnlockOSThread()
 	}
 	left <- backErr
+}
+
+// A forking thread that cannot move back to the cgroups it came from
+// (gone, say) goes to the server's own instead: left in the job's, it
+// would keep the group from being removed until the Go runtime destroys
+// it, and the main thread, which the runtime never destroys, for good.
+func TestHostForkingThreadThatCannotMoveBack(t *testing.T) {
+	for _, only := range hostModes(t) {
+		t.Run("variant="+only, func(t *testing.T) {
+			before := threadCgroups(t)
+			m := hostManager(t, only)
+			// The forking thread reads where to move back from this
+			// file: cgroups below its own that do not exist.
+			b := make([]byte, 6)
+			rand.Read(b)
+			self, err := os.ReadFile("/proc/thread-self/cgroup")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fake strings.Builder
+			for line := range strings.Lines(string(self)) {
+				fake.WriteString(strings.TrimSuffix(line, "\n"))
+				fake.WriteString("/rwtest-gone-" + hex.EncodeToString(b) + "\n")
+			}
+			m.root = t.TempDir()
+			writeTestFile(t, filepath.Join(m.root, "proc/thread-self/cgroup"), fake.String())
+
+			for i := range 20 {
+				g, err := m.Create(strconv.Itoa(i), Limits{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g.v1Track() == "" {
+					t.Skip("skipped: no v1 cgroup for the forking thread to join")
+				}
+				cmd := exec.Command("/bin/sh", "-c", "sleep 600")
+				if err := g.Start(cmd); err != nil {
+					t.Fatalf("Start: %v", err)
+				}
+				g.awaitForks()
+				for _, dir := range g.v1 {
+					if dir == "" {
+						continue
+					}
+					for _, tid := range readTestPids(t, filepath.Join(dir, "tasks")) {
+						if exists("/proc/self/task/" + strconv.Itoa(tid)) {
+							t.Errorf("thread %d of this process is still in %s after Start", tid, dir)
+						}
+					}
+				}
+				if err := g.Kill(); err != nil {
+					t.Errorf("Kill: %v", err)
+				}
+				_ = cmd.Wait()
+				ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+				err = g.WaitEmpty(ctx)
+				cancel()
+				if err != nil {
+					t.Errorf("WaitEmpty: %v", err)
+				}
+				if err := g.Remove(); err != nil {
+					t.Fatalf("Remove: %v", err)
+				}
+			}
+			if after := threadCgroups(t); after != before {
+				t.Errorf("this process's threads are in %s, were in %s", after, before)
+			}
+		})
+	}
+}
+
+// readTestPids reads a tasks or cgroup.procs file; a file gone reads as
+// empty.
+func readTestPids(t *testing.T, file string) []int {
+	t.Helper()
+	pids, err := readPids(file)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return pids
 }
