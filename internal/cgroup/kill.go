@@ -133,14 +133,23 @@ const (
 // and a frozen process cannot exit, so its pid cannot be reused between
 // the listing and the signal. Without a freezer, a process may fork
 // between the listing and the signal, so the loop goes on until a round
-// finds no process it has not signalled yet.
+// finds no process it has not signalled yet. The server's own process is
+// never signalled, even while a thread of it is in the group.
 func killLoop(dir string, fz freezer) error {
 	signalled := map[int]bool{}
+	self := os.Getpid()
 	for range killRounds {
 		frozen := fz != nil && fz.freeze()
 		pids, err := treePids(dir)
 		fresh := false
 		for _, pid := range pids {
+			if pid == self {
+				// A thread of the server's is in the group: a forking
+				// thread that could not move back (startOnThread),
+				// until the Go runtime destroys it. The server is
+				// never the group's to kill.
+				continue
+			}
 			fresh = fresh || !signalled[pid]
 			signalled[pid] = true
 			_ = unix.Kill(pid, unix.SIGKILL) // ESRCH: already gone

@@ -117,7 +117,8 @@ func (g *Group) wrapStart(err error) error {
 // left. Moving back, two writes that each wait for the kernel's cgroup
 // locks, is off the caller's path: the caller goes on with the job.
 //
-// If the thread cannot be moved back, the goroutine ends still locked to
+// If the thread cannot be moved back, it goes to the server's own
+// cgroups instead. If that fails too, the goroutine ends still locked to
 // it: the Go runtime then destroys the thread instead of running other
 // goroutines on it, which would put their work, and the children they
 // start, in this job's cgroups.
@@ -172,7 +173,15 @@ func (g *Group) startOnThread(cmd *exec.Cmd, onThread func() error, done chan<- 
 	var backErr error
 	for _, i := range moved {
 		if e := writeFile(filepath.Join(back[i], "tasks"), tid); e != nil {
-			backErr = errors.Join(backErr, e)
+			// Where the thread came from may be gone (removed under
+			// the server). The server's own cgroup, which holds the
+			// jobs' parent, is the next best place: a thread left in
+			// the job's cgroups keeps the group from being removed
+			// until it dies, and the main thread never dies but is
+			// wedged by the Go runtime, there for good.
+			if e2 := writeFile(filepath.Join(filepath.Dir(g.m.v1[i].parent), "tasks"), tid); e2 != nil {
+				backErr = errors.Join(backErr, e, e2)
+			}
 		}
 	}
 	if backErr == nil {
