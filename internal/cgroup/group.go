@@ -129,7 +129,7 @@ func (g *Group) make(l Limits) error {
 // where no cgroup2 mount gives CPU usage and kill.
 func (m *Manager) needs(h *hierarchy, l Limits) bool {
 	return h.has("memory") ||
-		h.has("cpu") && m.bindsCPU(l) ||
+		h.has("cpu") && l.CPUs > 0 ||
 		h.has("pids") && l.Pids > 0 ||
 		h.has("blkio") && l.io() && len(m.devices) > 0 ||
 		m.v2 == nil && (h.has("cpuacct") || h.has("freezer"))
@@ -137,9 +137,11 @@ func (m *Manager) needs(h *hierarchy, l Limits) bool {
 
 // bindsCPU reports whether l's CPU limit can ever hold a job back: a
 // quota of as many CPUs as the host can ever have (the default of rw
-// serve's --job-cpus, say) never does, and skipping it saves the job a
-// cgroup in the v1 cpu hierarchy, its files and a move of the forking
-// thread in and out, a sizeable part of a short job's start.
+// serve's --job-cpus, say) never does, and is not written. The job still
+// gets its cgroup in the cpu hierarchy (needs): that group, under the
+// parent, is what the scheduler weighs as one against the server and the
+// other jobs, however many threads the job runs, and what a cap an
+// operator puts on the parent covers.
 func (m *Manager) bindsCPU(l Limits) bool {
 	return l.CPUs > 0 && (m.cpus == 0 || l.CPUs < float64(m.cpus))
 }

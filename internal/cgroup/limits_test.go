@@ -212,9 +212,10 @@ func TestPossibleCPUs(t *testing.T) {
 }
 
 // A CPU limit of as many CPUs as the host can ever have never holds a job
-// back: it is not written, and in the hybrid layout (where cgroup2 gives
-// CPU usage, so cpuacct is not needed) the job gets no cgroup in the cpu
-// hierarchy. One CPU less is written as before.
+// back: it is not written. The job still gets its cgroup in the v1 cpu
+// hierarchy, so that the scheduler weighs it as one group beside the
+// server, and a cap on the parent covers it. One CPU less is written as
+// before.
 func TestCPULimitThatCannotBindIsSkipped(t *testing.T) {
 	const possible = "sys/devices/system/cpu/possible"
 	t.Run("hybrid", func(t *testing.T) {
@@ -225,8 +226,12 @@ func TestCPULimitThatCannotBindIsSkipped(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if dir := g.v1Dir("cpu"); dir != "" {
-			t.Errorf("a limit of every CPU made %s", dir)
+		dir := g.v1Dir("cpu")
+		if dir == "" {
+			t.Fatal("a limit of every CPU made no cgroup in the cpu hierarchy")
+		}
+		if data, err := os.ReadFile(filepath.Join(dir, "cpu.cfs_quota_us")); err == nil && len(data) > 0 {
+			t.Errorf("a limit of every CPU wrote cpu.cfs_quota_us = %q", data)
 		}
 		g, err = m.Create("2", Limits{MemoryBytes: 64 << 20, CPUs: 1})
 		if err != nil {
