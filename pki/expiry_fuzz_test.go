@@ -135,12 +135,16 @@ func FuzzUnverifiedTokenExpiry(f *testing.F) {
 				if !errors.Is(err, ErrTokenMalformed) {
 					t.Fatalf("%s: %v, want an ErrTokenMalformed for claims %q", raw, err, claims)
 				}
+			case isString && json.Unmarshal(quote(s), &n) != nil:
+				// A string that is no JSON number, such as an RFC 3339
+				// time, of any year.
+				if !errors.Is(err, ErrTokenMalformed) {
+					t.Fatalf("%s: %v, want an ErrTokenMalformed for exp %q", raw, err, s)
+				}
 			case float64(want.Unix()) <= 0 || float64(want.Unix()) > math.MaxInt64/1e9:
 				if !errors.Is(err, ErrTokenClaims) {
 					t.Fatalf("%s: %v, want an ErrTokenClaims for an expiry of %v", raw, err, want)
 				}
-			case isString && json.Unmarshal(quote(s), &n) != nil:
-				// A string that is no JSON number.
 			default:
 				t.Fatalf("%s: %v; want %v", raw, err, want)
 			}
