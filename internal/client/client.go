@@ -305,7 +305,8 @@ func (c *Client) EachJob(ctx context.Context, opts ListOptions, f func(api.Job) 
 
 // readJobList reads an api.JobList from dec, calling f with each job as it
 // is decoded (brief: see ListOptions). Members other than "jobs" are read
-// and left aside, as decoding into api.JobList would.
+// and left aside, as decoding into api.JobList would; "next" is checked
+// to be a job id or null, as it would be.
 func readJobList(dec *json.Decoder, brief bool, f func(api.Job) error) error {
 	tok, err := dec.Token()
 	if err != nil || tok == nil {
@@ -321,14 +322,21 @@ func readJobList(dec *json.Decoder, brief bool, f func(api.Job) error) error {
 			return err
 		}
 		// json matches member names without regard to case.
-		if name, _ := key.(string); !strings.EqualFold(name, "jobs") {
+		name, _ := key.(string)
+		switch {
+		case strings.EqualFold(name, "jobs"):
+			err = readJobs(dec, brief, f)
+		case strings.EqualFold(name, "next"):
+			// Unused here, but decoding into api.JobList refuses a next
+			// that is not a job id, and so does the stream: it is a
+			// broken answer.
+			var next *int64
+			err = dec.Decode(&next)
+		default:
 			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return err
-			}
-			continue
+			err = dec.Decode(&skip)
 		}
-		if err := readJobs(dec, brief, f); err != nil {
+		if err != nil {
 			return err
 		}
 	}
