@@ -491,5 +491,12 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 		return resp, nil
 	}
 	defer resp.Body.Close()
+	if err := ctx.Err(); err != nil {
+		// The caller gave up while the answer was on its way. Closing
+		// the connection ended the request on the server too, which
+		// may have answered that (503, shutting down) in the moment
+		// before the close: the caller's deadline is the truth.
+		return nil, transportError(c.server, err, true)
+	}
 	return nil, readError(resp)
 }

@@ -6,8 +6,10 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,5 +214,34 @@ func TestStopWithAGraceOfItsOwn(t *testing.T) {
 	}
 	if len(told) != 1 || told[0] != 0 {
 		t.Errorf("Sending was told %v, want [0s]", told)
+	}
+}
+
+// lateTransport answers every request once its context has ended, with
+// the 503 a server gives a request whose client went away: the answer
+// that can reach a client in the moment after its deadline.
+type lateTransport struct{}
+
+func (lateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	<-req.Context().Done()
+	body := `{"error": {"code": "shutting_down", "message": "the server is shutting down"}}`
+	return &http.Response{
+		StatusCode: http.StatusServiceUnavailable,
+		Header:     http.Header{"Content-Type": {"application/json"}},
+		Body:       io.NopCloser(strings.NewReader(body)),
+		Request:    req,
+	}, nil
+}
+
+// TestAnswerAfterTheDeadlineIsTimeout checks that an error answer that
+// arrives after the caller's deadline is reported as the timeout it
+// follows from, not as what the server said to a client already gone.
+func TestAnswerAfterTheDeadlineIsTimeout(t *testing.T) {
+	c := &Client{server: "localhost:3000", token: "t", http: &http.Client{Transport: lateTransport{}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.Query(ctx, 1)
+	if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnavailable) {
+		t.Errorf("got %v, want ErrTimeout", err)
 	}
 }
