@@ -137,6 +137,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		writeJob(w, status, j)
 		return
 	}
+	encodeJSON(w, status, v)
+}
+
+// encodeJSON writes v with encoding/json: writeJSON, and writeJob for a
+// job appendJob cannot write.
+func encodeJSON(w http.ResponseWriter, status int, v any) {
 	setContentType(w, "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
@@ -153,11 +159,7 @@ func writeJob(w http.ResponseWriter, status int, j api.Job) {
 	b, ok := appendJob((*bp)[:0], &j)
 	if !ok {
 		jobBuffers.Put(bp)
-		setContentType(w, "application/json")
-		w.WriteHeader(status)
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(j)
+		encodeJSON(w, status, j)
 		return
 	}
 	setContentType(w, "application/json")
