@@ -29,11 +29,10 @@ type Session struct {
 // IdentifyIn is Identify for a request on the connection of s. A nil s
 // remembers nothing: it is Identify.
 func (a *Authenticator) IdentifyIn(s *Session, authorization string, cert *x509.Certificate) (pki.Identity, error) {
-	now := a.now()
 	if s == nil {
-		id, _, err := a.identify(authorization, cert, now)
-		return id, err
+		return a.Identify(authorization, cert)
 	}
+	now := a.now()
 	s.mu.Lock()
 	hit := cert != nil && cert == s.cert && authorization == s.authorization && now.Before(s.expires)
 	id := s.id
