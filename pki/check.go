@@ -46,7 +46,6 @@ func CheckServerDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	sameCA := fmt.Errorf("%w: %s is the server CA: clients must come from a CA of their own, or a certificate issued to a server would pass as a client; copy the client-ca.pem that 'rw gen-certs' made, or run 'rw gen-certs --force' to make a new PKI (every client then needs its new files)", ErrServerPKI, ClientCACert)
 	if exists(path(ServerCACert)) {
 		serverCA, err := ReadCert(path(ServerCACert))
 		if err != nil {
@@ -54,7 +53,7 @@ func CheckServerDir(dir string) error {
 		}
 		// The same key under another certificate is the same CA.
 		if k, ok := serverCA.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); serverCA.Equal(clientCA) || ok && k.Equal(clientCA.PublicKey) {
-			return sameCA
+			return fmt.Errorf("%w: %s is the server CA: clients must come from a CA of their own, or a certificate issued to a server would pass as a client; copy the client-ca.pem that 'rw gen-certs' made, or run 'rw gen-certs --force' to make a new PKI (every client then needs its new files)", ErrServerPKI, ClientCACert)
 		}
 		if err := server.Cert.CheckSignatureFrom(serverCA); err != nil {
 			return fmt.Errorf("%w: %s is not signed by %s, so clients would refuse it: remove server.pem and server-key.pem and run 'rw gen-certs' to issue them again under %s", ErrServerPKI, ServerCert, ServerCACert, ServerCACert)
