@@ -293,14 +293,10 @@ func (c *Client) EachJob(ctx context.Context, opts ListOptions, f func(api.Job) 
 		fErr = f(j)
 		return fErr
 	})
-	switch {
-	case err == nil || fErr != nil:
+	if err == nil || fErr != nil {
 		return err
-	case errors.Is(err, context.DeadlineExceeded):
-		// The answer began but did not end in time.
-		err = transportError(c.server, err, true)
 	}
-	return fmt.Errorf("read the answer to %s %s: %w", http.MethodGet, api.PathQuery, err)
+	return c.answerError(http.MethodGet, api.PathQuery, err)
 }
 
 // readJobList reads an api.JobList from dec, calling f with each job as it
@@ -446,13 +442,19 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	// A list carries up to 64 KiB of output per job; the limit only guards
 	// against an answer that never ends.
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			// The answer began but did not end in time.
-			err = transportError(c.server, err, true)
-		}
-		return nil, fmt.Errorf("read the answer to %s %s: %w", method, path, err)
+		return nil, c.answerError(method, path, err)
 	}
 	return resp.Header, nil
+}
+
+// answerError is err, met while reading the answer to method path, as the
+// caller gets it: an answer that began but did not end in time is a
+// timeout.
+func (c *Client) answerError(method, path string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = transportError(c.server, err, true)
+	}
+	return fmt.Errorf("read the answer to %s %s: %w", method, path, err)
 }
 
 // send sends a request and returns a 200 response, or the error it stands
