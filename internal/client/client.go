@@ -224,17 +224,12 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 	return v.Version, err
 }
 
-// List returns every job the caller may see, ordered by id.
+// List returns every job the caller may see, ordered by id, each with the
+// most output the server sends. A caller that shows less asks EachJob for
+// what it shows, so that the answer stays small whatever the history.
 func (c *Client) List(ctx context.Context) ([]api.Job, error) {
-	return c.ListTail(ctx, api.MaxOutputTail)
-}
-
-// ListTail is List with at most tail bytes of output per job (none for 0):
-// a caller that shows a line of each job asks for what it shows, so the
-// answer stays small whatever the history.
-func (c *Client) ListTail(ctx context.Context, tail int64) ([]api.Job, error) {
 	var jobs []api.Job
-	err := c.EachJob(ctx, ListOptions{Tail: tail}, func(j api.Job) error {
+	err := c.EachJob(ctx, ListOptions{Tail: api.MaxOutputTail}, func(j api.Job) error {
 		jobs = append(jobs, j)
 		return nil
 	})
