@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -36,7 +35,7 @@ type env struct {
 	servers    []*server
 	// authorization is the Authorization header of every request, read
 	// once: a file read per request would be measured with the request.
-	authorization func() (string, error)
+	authorization string
 }
 
 // newEnv makes the temporary directory, the PKI and the jobs directory.
@@ -58,10 +57,6 @@ func newEnv(ctx context.Context, bin string) (*env, error) {
 	e.key = filepath.Join(e.pki, "clients", "alice-key.pem")
 	e.ca = filepath.Join(e.pki, "server-ca.pem")
 	e.token = filepath.Join(e.pki, "clients", "alice.jwt")
-	e.authorization = sync.OnceValues(func() (string, error) {
-		t, err := os.ReadFile(e.token)
-		return "Bearer " + strings.TrimSpace(string(t)), err
-	})
 	if err := e.setUp(ctx); err != nil {
 		e.close()
 		return nil, err
@@ -96,8 +91,15 @@ func (e *env) setUp(ctx context.Context) error {
 			return err
 		}
 	}
-	_, err := e.rw(ctx, "gen-certs", "--user", "alice:admin")
-	return err
+	if _, err := e.rw(ctx, "gen-certs", "--user", "alice:admin"); err != nil {
+		return err
+	}
+	token, err := os.ReadFile(e.token)
+	if err != nil {
+		return err
+	}
+	e.authorization = "Bearer " + strings.TrimSpace(string(token))
+	return nil
 }
 
 func fileExists(path string) bool {
@@ -259,13 +261,11 @@ func (e *env) waitReady(ctx context.Context, s *server) error {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
+		// tls.Dial returns once the handshake is done.
 		conn, err := tls.Dial("tcp", s.addr, cfg)
 		if err == nil {
-			err = conn.Handshake()
 			conn.Close()
-			if err == nil {
-				return nil
-			}
+			return nil
 		}
 		select {
 		case <-s.done:
@@ -293,8 +293,6 @@ func (e *env) client() (*http.Client, error) {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 1}}, nil
 }
 
-func (e *env) bearer() (string, error) { return e.authorization() }
-
 // call sends one request to s and decodes a JSON answer into out (if not
 // nil).
 func (e *env) call(ctx context.Context, c *http.Client, s *server, method, path, body string, out any) error {
@@ -306,11 +304,7 @@ func (e *env) call(ctx context.Context, c *http.Client, s *server, method, path,
 	if err != nil {
 		return err
 	}
-	bearer, err := e.bearer()
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", bearer)
+	req.Header.Set("Authorization", e.authorization)
 	resp, err := c.Do(req)
 	if err != nil {
 		return err

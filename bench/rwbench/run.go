@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rw-project/rw/internal/worker"
 )
 
 // sizes are what a run does; -quick makes everything smaller.
@@ -33,9 +35,6 @@ var (
 	fullSizes  = sizes{cliRounds: 40, loadTime: 3 * time.Second, startJobs: 1000, streamBytes: 1 << 30, streamRuns: 3, streamRow: 6, listJobs: []int{1000, 10000}, fillTime: 4 * time.Minute, running: 1000, runningWait: 90 * time.Second}
 	quickSizes = sizes{cliRounds: 15, loadTime: 2 * time.Second, startJobs: 500, streamBytes: 256 << 20, streamRuns: 3, streamRow: 3, listJobs: []int{1000, 3000}, fillTime: time.Minute, running: 300, runningWait: 30 * time.Second}
 )
-
-// workers is rw serve's default --workers, which the spawn floor matches.
-const workers = 4
 
 func runMain(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -264,7 +263,8 @@ func (b *bench) startRate(ctx context.Context) error {
 			b.add(row{"job starts/s, " + ch.file, "skipped: bench/run.sh could not build it", "-", 0, "-", "-"})
 			continue
 		}
-		floor, err := spawnLoop(ctx, workers, b.sz.startJobs, path, "8", "10")
+		// As many spawners as rw serve's default --workers.
+		floor, err := spawnLoop(ctx, worker.DefaultWorkers, b.sz.startJobs, path, "8", "10")
 		if err != nil {
 			return err
 		}

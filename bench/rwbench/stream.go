@@ -15,9 +15,8 @@ import (
 // curl returns curl fetching url with the harness's identity, streaming
 // (-N) into /dev/null.
 func (e *env) curl(url string) *exec.Cmd {
-	bearer, _ := e.bearer()
 	return exec.Command("curl", "-sS", "-N", "--fail", "-o", "/dev/null",
-		"--cacert", e.ca, "--cert", e.cert, "--key", e.key, "-H", "Authorization: "+bearer, url)
+		"--cacert", e.ca, "--cert", e.cert, "--key", e.key, "-H", "Authorization: "+e.authorization, url)
 }
 
 // followRW starts one zeros.sh job of size bytes on the main server and

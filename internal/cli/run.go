@@ -104,7 +104,8 @@ func runAction(c *ucli.Context) error {
 		stopped.Store(true)
 		wg.Go(func() {
 			if _, err := conn.Stop(ctx, id, conn.timeout, client.StopOptions{}); err != nil && ctx.Err() == nil {
-				fmt.Fprintf(c.App.ErrWriter, "rw: error: stop job %d: %v\n", id, explain(conn, err))
+				// Its hint too, as rw's own errors have: rw run goes on.
+				report(c.App.ErrWriter, fmt.Errorf("stop job %d: %w", id, explain(conn, err)))
 			}
 		})
 		select {

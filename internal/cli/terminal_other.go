@@ -8,9 +8,9 @@ import (
 )
 
 // isTerminal reports whether w is a terminal, where a person reads. Off
-// Linux it asks whether w is a character device, as rw serve's log format
-// does: a terminal is one (a Windows console too), and so is /dev/null,
-// where the difference goes unread.
+// Linux it asks whether w is a character device: a terminal is one (a
+// Windows console too), and so is /dev/null, where the difference goes
+// unread.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {

@@ -224,17 +224,12 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 	return v.Version, err
 }
 
-// List returns every job the caller may see, ordered by id.
+// List returns every job the caller may see, ordered by id, each with the
+// most output the server sends. A caller that shows less asks EachJob for
+// what it shows, so that the answer stays small whatever the history.
 func (c *Client) List(ctx context.Context) ([]api.Job, error) {
-	return c.ListTail(ctx, api.MaxOutputTail)
-}
-
-// ListTail is List with at most tail bytes of output per job (none for 0):
-// a caller that shows a line of each job asks for what it shows, so the
-// answer stays small whatever the history.
-func (c *Client) ListTail(ctx context.Context, tail int64) ([]api.Job, error) {
 	var jobs []api.Job
-	err := c.EachJob(ctx, ListOptions{Tail: tail}, func(j api.Job) error {
+	err := c.EachJob(ctx, ListOptions{Tail: api.MaxOutputTail}, func(j api.Job) error {
 		jobs = append(jobs, j)
 		return nil
 	})
@@ -293,14 +288,10 @@ func (c *Client) EachJob(ctx context.Context, opts ListOptions, f func(api.Job) 
 		fErr = f(j)
 		return fErr
 	})
-	switch {
-	case err == nil || fErr != nil:
+	if err == nil || fErr != nil {
 		return err
-	case errors.Is(err, context.DeadlineExceeded):
-		// The answer began but did not end in time.
-		err = transportError(c.server, err, true)
 	}
-	return fmt.Errorf("read the answer to %s %s: %w", http.MethodGet, api.PathQuery, err)
+	return c.answerError(http.MethodGet, api.PathQuery, err)
 }
 
 // readJobList reads an api.JobList from dec, calling f with each job as it
@@ -446,13 +437,19 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	// A list carries up to 64 KiB of output per job; the limit only guards
 	// against an answer that never ends.
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			// The answer began but did not end in time.
-			err = transportError(c.server, err, true)
-		}
-		return nil, fmt.Errorf("read the answer to %s %s: %w", method, path, err)
+		return nil, c.answerError(method, path, err)
 	}
 	return resp.Header, nil
+}
+
+// answerError is err, met while reading the answer to method path, as the
+// caller gets it: an answer that began but did not end in time is a
+// timeout.
+func (c *Client) answerError(method, path string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = transportError(c.server, err, true)
+	}
+	return fmt.Errorf("read the answer to %s %s: %w", method, path, err)
 }
 
 // send sends a request and returns a 200 response, or the error it stands
