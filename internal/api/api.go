@@ -70,6 +70,16 @@ const (
 	StatusStopped  = "stopped"
 )
 
+// Reasons a final job ended, on the wire (Job.Reason).
+const (
+	ReasonExited      = "exited"
+	ReasonSignaled    = "signaled"
+	ReasonStopped     = "stopped"
+	ReasonTimedOut    = "timed-out"
+	ReasonOOMKilled   = "oom-killed"
+	ReasonStartFailed = "start-failed"
+)
+
 // Statuses are every job status, in the order a job goes through them.
 var Statuses = []string{StatusQueued, StatusStarting, StatusRunning, StatusStopping, StatusFinished, StatusFailed, StatusStopped}
 

@@ -74,7 +74,7 @@ func runAction(c *ucli.Context) error {
 	if err != nil {
 		return explain(conn, err)
 	}
-	if job.Reason == "start-failed" {
+	if job.Reason == api.ReasonStartFailed {
 		// The answer says so already: there is no output to follow.
 		return jobExit(job, false)
 	}

@@ -89,7 +89,7 @@ func startFailure(ctx context.Context, conn *connection, job api.Job) error {
 			return nil // it was accepted: what it does next is rw ls's to tell
 		}
 	}
-	if job.Reason == "start-failed" {
+	if job.Reason == api.ReasonStartFailed {
 		return withHint(fmt.Errorf("job %d: %s", job.ID, job.Error), "rw inspect %d shows the job", job.ID)
 	}
 	return nil
