@@ -5,7 +5,6 @@ package worker
 import (
 	"context"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -16,19 +15,7 @@ import (
 // ends when the output is let go.
 func TestJobEndDoesNotHoldItsWorker(t *testing.T) {
 	p := newPool(t, Config{Workers: 1, DrainTimeout: time.Hour})
-	held := start(t, p, "escape-late")
-	pids := pidsIn(t, waitForLine(t, p, held, "ready"))
-	if len(pids) != 1 {
-		t.Fatalf("want the pid of the escaped process, got %v", pids)
-	}
-	released := false
-	// Cleanups run last first: this one runs before the pool's Shutdown,
-	// which would otherwise wait out the hour.
-	t.Cleanup(func() {
-		if !released {
-			syscall.Kill(pids[0], syscall.SIGKILL)
-		}
-	})
+	held, release := startEscapedWriter(t, p)
 
 	next := start(t, p, "echo", "next")
 	if s := wait(t, p, next); s.Status != StatusFinished {
@@ -38,10 +25,7 @@ func TestJobEndDoesNotHoldItsWorker(t *testing.T) {
 		t.Fatalf("the held job is %s while its output is held, want it not final yet", s.Status)
 	}
 
-	if err := syscall.Kill(pids[0], syscall.SIGUSR1); err != nil {
-		t.Fatal(err)
-	}
-	released = true
+	release()
 	if s := wait(t, p, held); s.Status != StatusFinished {
 		t.Errorf("the held job: %s (%s), want finished", s.Status, s.Error)
 	}

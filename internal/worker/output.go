@@ -224,7 +224,7 @@ func (c *copier) take(buf []byte) {
 		o.budget.written.Add(keep)
 	}
 	if werr != nil {
-		// A full disk must not stall the job: drop the rest, which grow
+		// A full disk must not stall the job: drop the rest, which add
 		// below records as truncation.
 		o.budget.give(keep)
 		o.fail(werr.Error())

@@ -37,9 +37,8 @@ func (p *Pool) workDir(j *job) (string, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		// The directory of working directories went away under the
 		// server: make it again rather than fail every job until a
-		// restart. Chmod, as the server's umask takes the bits others
-		// need to enter it.
-		if merr := errors.Join(os.MkdirAll(p.workRoot, 0o711), os.Chmod(p.workRoot, 0o711)); merr == nil {
+		// restart.
+		if merr := p.makeWorkRoot(); merr == nil {
 			p.problem(j, fmt.Errorf("the directory of working directories %s was missing, and was made again", p.workRoot))
 			dir, err = os.MkdirTemp(p.workRoot, prefix)
 		}

@@ -30,11 +30,10 @@ func (p *Pool) openData() error {
 	err := errors.Join(
 		os.MkdirAll(dir, 0o700),
 		os.MkdirAll(p.outDir, 0o700),
-		os.MkdirAll(p.workRoot, 0o711),
 		// MkdirAll leaves a directory that was there as it was; the
 		// umask may have taken bits from a new one.
 		os.Chmod(p.outDir, 0o700),
-		os.Chmod(p.workRoot, 0o711))
+		p.makeWorkRoot())
 	if err != nil {
 		return fmt.Errorf("worker: prepare the data directory %s: %w", dir, err)
 	}
@@ -55,6 +54,15 @@ func (p *Pool) openData() error {
 	p.budget.max = p.cfg.MaxDataSize
 	p.budget.used.Store(stats.OutputBytes)
 	return nil
+}
+
+// makeWorkRoot makes the directory of the jobs' working directories, or
+// gives it back its mode: 0711, so that jobs reach their own directories
+// in it and see nothing else. The Chmod is for a directory that was there
+// already, which MkdirAll leaves as it was, and for the bits the umask
+// takes from a new one.
+func (p *Pool) makeWorkRoot() error {
+	return errors.Join(os.MkdirAll(p.workRoot, 0o711), os.Chmod(p.workRoot, 0o711))
 }
 
 // outputPath is where job id's output is kept.

@@ -35,15 +35,15 @@ func (p *Pool) spawn(j *job, l *launch) (*proc, error) {
 	// Our copy of the write end would keep the pipe open after the job ends.
 	l.out.Close()
 	l.exe.Close()
-	if err == nil && pr.init != nil {
-		pr.init.Started()
-	}
 	if err != nil {
 		if pr.init != nil {
 			pr.init.Close()
 		}
 		l.pipe.Close()
 		return nil, fmt.Errorf("could not start: %w", p.explainStartError(j, err))
+	}
+	if pr.init != nil {
+		pr.init.Started()
 	}
 	return pr, nil
 }
