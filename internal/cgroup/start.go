@@ -3,7 +3,6 @@
 package cgroup
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -170,21 +169,21 @@ func (g *Group) startOnThread(cmd *exec.Cmd, onThread func() error, done chan<- 
 	// If cmd started, it started in the right place; a failure to move
 	// back is not the caller's, and the thread dies with this goroutine.
 	done <- err
-	var backErr error
+	stuck := false
 	for _, i := range moved {
-		if e := writeFile(filepath.Join(back[i], "tasks"), tid); e != nil {
+		if writeFile(filepath.Join(back[i], "tasks"), tid) != nil {
 			// Where the thread came from may be gone (removed under
 			// the server). The server's own cgroup, which holds the
 			// jobs' parent, is the next best place: a thread left in
 			// the job's cgroups keeps the group from being removed
 			// until it dies, and the main thread never dies but is
 			// wedged by the Go runtime, there for good.
-			if e2 := writeFile(filepath.Join(filepath.Dir(g.m.v1[i].parent), "tasks"), tid); e2 != nil {
-				backErr = errors.Join(backErr, e, e2)
+			if writeFile(filepath.Join(filepath.Dir(g.m.v1[i].parent), "tasks"), tid) != nil {
+				stuck = true
 			}
 		}
 	}
-	if backErr == nil {
+	if !stuck {
 		runtime.UnlockOSThread()
 	}
 }
