@@ -3,7 +3,6 @@
 package cgroup
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -149,18 +148,8 @@ func TestHostForkingThreadThatCannotMoveBack(t *testing.T) {
 						}
 					}
 				}
-				if err := g.Kill(); err != nil {
-					t.Errorf("Kill: %v", err)
-				}
-				_ = cmd.Wait()
-				ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-				err = g.WaitEmpty(ctx)
-				cancel()
-				if err != nil {
-					t.Errorf("WaitEmpty: %v", err)
-				}
-				if err := g.Remove(); err != nil {
-					t.Fatalf("Remove: %v", err)
+				if !endGroup(t, g, cmd) {
+					t.FailNow()
 				}
 			}
 			if after := threadCgroups(t); after != before {
