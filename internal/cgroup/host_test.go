@@ -87,13 +87,19 @@ func hostGroup(t *testing.T, m *Manager, name string, l Limits) *Group {
 	if err != nil {
 		t.Fatalf("Create(%q): %v", name, err)
 	}
-	t.Cleanup(func() { removeGroup(t, g) })
+	t.Cleanup(func() { endGroup(t, g, nil) })
 	return g
 }
 
-func removeGroup(t *testing.T, g *Group) {
+// endGroup kills g, reaps cmd unless it is nil, waits for g to be empty
+// and removes it. It reports whether Remove succeeded.
+func endGroup(t *testing.T, g *Group, cmd *exec.Cmd) bool {
+	t.Helper()
 	if err := g.Kill(); err != nil {
 		t.Errorf("Kill: %v", err)
+	}
+	if cmd != nil {
+		_ = cmd.Wait()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
@@ -102,7 +108,9 @@ func removeGroup(t *testing.T, g *Group) {
 	}
 	if err := g.Remove(); err != nil {
 		t.Errorf("Remove: %v", err)
+		return false
 	}
+	return true
 }
 
 // startIn starts cmd in g and registers its reaping.

@@ -243,18 +243,8 @@ func TestHostKillRightAfterStart(t *testing.T) {
 				if err := g.Start(cmd); err != nil {
 					t.Fatal(err)
 				}
-				if err := g.Kill(); err != nil {
-					t.Errorf("Kill: %v", err)
-				}
-				_ = cmd.Wait()
-				ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-				err = g.WaitEmpty(ctx)
-				cancel()
-				if err != nil {
-					t.Errorf("WaitEmpty: %v", err)
-				}
-				if err := g.Remove(); err != nil {
-					t.Fatalf("Remove: %v", err)
+				if !endGroup(t, g, cmd) {
+					t.FailNow()
 				}
 			}
 		})

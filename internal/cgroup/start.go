@@ -3,7 +3,6 @@
 package cgroup
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -126,41 +125,7 @@ func (g *Group) startOnThread(cmd *exec.Cmd, onThread func() error, done chan<- 
 	defer close(left)
 	runtime.LockOSThread()
 	tid := strconv.Itoa(unix.Gettid())
-	self, err := readProcCgroup(g.m.path("/proc/thread-self/cgroup"))
-	if err != nil {
-		runtime.UnlockOSThread() // not moved yet: the thread is as it was
-		done <- fmt.Errorf("read this thread's cgroups: %w", err)
-		return
-	}
-	// Find where to move the thread back before moving it anywhere.
-	back := make([]string, len(g.m.v1))
-	for i, h := range g.m.v1 {
-		if g.v1[i] == "" {
-			continue
-		}
-		cg, ok := cgroupOf(self, h)
-		if !ok {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("this thread is in no cgroup of the %s hierarchy", h.name())
-			return
-		}
-		if back[i], err = h.dir(cg); err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-	}
-	var moved []int
-	for i, dir := range g.v1 {
-		if dir == "" {
-			continue
-		}
-		if err = writeFile(filepath.Join(dir, "tasks"), tid); err != nil {
-			err = fmt.Errorf("move the forking thread into %s: %w", dir, err)
-			break
-		}
-		moved = append(moved, i)
-	}
+	back, moved, err := g.enterV1(tid)
 	if err == nil && onThread != nil {
 		err = onThread()
 	}
@@ -170,21 +135,62 @@ func (g *Group) startOnThread(cmd *exec.Cmd, onThread func() error, done chan<- 
 	// If cmd started, it started in the right place; a failure to move
 	// back is not the caller's, and the thread dies with this goroutine.
 	done <- err
-	var backErr error
+	if !g.leaveV1(tid, back, moved) {
+		runtime.UnlockOSThread()
+	}
+}
+
+// enterV1 moves thread tid, the current thread, into the group's v1
+// cgroups. It returns the cgroup directories to move it back to, by
+// hierarchy, and the hierarchies it moved it in, which leaveV1 takes;
+// on an error the thread is in those only.
+func (g *Group) enterV1(tid string) (back []string, moved []int, err error) {
+	self, err := readProcCgroup(g.m.path("/proc/thread-self/cgroup"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read this thread's cgroups: %w", err)
+	}
+	// Find where to move the thread back before moving it anywhere.
+	back = make([]string, len(g.m.v1))
+	for i, h := range g.m.v1 {
+		if g.v1[i] == "" {
+			continue
+		}
+		cg, ok := cgroupOf(self, h)
+		if !ok {
+			return nil, nil, fmt.Errorf("this thread is in no cgroup of the %s hierarchy", h.name())
+		}
+		if back[i], err = h.dir(cg); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i, dir := range g.v1 {
+		if dir == "" {
+			continue
+		}
+		if err := writeFile(filepath.Join(dir, "tasks"), tid); err != nil {
+			return back, moved, fmt.Errorf("move the forking thread into %s: %w", dir, err)
+		}
+		moved = append(moved, i)
+	}
+	return back, moved, nil
+}
+
+// leaveV1 moves thread tid out of the hierarchies enterV1 moved it in, to
+// back, or, where that fails, to the server's own cgroup. It reports
+// whether the thread is stuck in one of the group's cgroups still.
+func (g *Group) leaveV1(tid string, back []string, moved []int) (stuck bool) {
 	for _, i := range moved {
-		if e := writeFile(filepath.Join(back[i], "tasks"), tid); e != nil {
+		if writeFile(filepath.Join(back[i], "tasks"), tid) != nil {
 			// Where the thread came from may be gone (removed under
 			// the server). The server's own cgroup, which holds the
 			// jobs' parent, is the next best place: a thread left in
 			// the job's cgroups keeps the group from being removed
 			// until it dies, and the main thread never dies but is
 			// wedged by the Go runtime, there for good.
-			if e2 := writeFile(filepath.Join(filepath.Dir(g.m.v1[i].parent), "tasks"), tid); e2 != nil {
-				backErr = errors.Join(backErr, e, e2)
+			if writeFile(filepath.Join(filepath.Dir(g.m.v1[i].parent), "tasks"), tid) != nil {
+				stuck = true
 			}
 		}
 	}
-	if backErr == nil {
-		runtime.UnlockOSThread()
-	}
+	return stuck
 }

@@ -3,9 +3,9 @@
 package cgroup
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,46 +59,22 @@ func TestHostKillSparesTheServer(t *testing.T) {
 	}
 }
 
-// stayIn moves the current thread into g's v1 cgroups, reports on
-// entered, waits for release and moves the thread back, reporting on
-// left. A thread it could not move back dies with the goroutine.
+// stayIn moves the current thread into g's v1 cgroups, as Start's forking
+// thread does, reports on entered, waits for release and moves the thread
+// back, reporting on left. A thread it could not move back dies with the
+// goroutine.
 func stayIn(g *Group, entered chan<- error, release <-chan struct{}, left chan<- error) {
 	runtime.LockOSThread()
 	tid := strconv.Itoa(unix.Gettid())
-	self, err := readProcCgroup("/proc/thread-self/cgroup")
-	if err != nil {
-		runtime.UnlockOSThread()
-		entered <- err
-		left <- nil
-		return
-	}
-	var moved []int
-	for i, dir := range g.v1 {
-		if dir == "" {
-			continue
-		}
-		if err = writeFile(filepath.Join(dir, "tasks"), tid); err != nil {
-			break
-		}
-		moved = append(moved, i)
-	}
+	back, moved, err := g.enterV1(tid)
 	entered <- err
 	<-release
-	var backErr error
-	for _, i := range moved {
-		cg, _ := cgroupOf(self, g.m.v1[i])
-		dir, err := g.m.v1[i].dir(cg)
-		if err == nil {
-			err = writeFile(filepath.Join(dir, "tasks"), tid)
-		}
-		if err != nil && backErr == nil {
-			backErr = err
-		}
+	if g.leaveV1(tid, back, moved) {
+		left <- fmt.Errorf("thread %s could not leave the group's cgroups", tid)
+		return
 	}
-	if backErr == nil {
-		runtime.UnlockOSThread()
-	}
-	left <- backErr
+	runtime.UnlockOSThread()
+	left <- nil
 }
 
 // A forking thread that cannot move back to the cgroups it came from
@@ -149,18 +125,8 @@ func TestHostForkingThreadThatCannotMoveBack(t *testing.T) {
 						}
 					}
 				}
-				if err := g.Kill(); err != nil {
-					t.Errorf("Kill: %v", err)
-				}
-				_ = cmd.Wait()
-				ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-				err = g.WaitEmpty(ctx)
-				cancel()
-				if err != nil {
-					t.Errorf("WaitEmpty: %v", err)
-				}
-				if err := g.Remove(); err != nil {
-					t.Fatalf("Remove: %v", err)
+				if !endGroup(t, g, cmd) {
+					t.FailNow()
 				}
 			}
 			if after := threadCgroups(t); after != before {

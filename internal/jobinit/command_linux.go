@@ -154,7 +154,7 @@ type Status struct {
 // one): the caller then goes by init's own exit status.
 func (s *Status) Read() (syscall.WaitStatus, error) {
 	// Our copy of the write end would hold the pipe open forever.
-	s.closeHanded()
+	s.Started()
 	b, err := io.ReadAll(io.LimitReader(s.r, maxReport+1))
 	if err != nil {
 		return 0, fmt.Errorf("read the job's status from its init: %w", err)
@@ -164,7 +164,7 @@ func (s *Status) Read() (syscall.WaitStatus, error) {
 
 // Close releases the pipe. It is safe to call more than once.
 func (s *Status) Close() error {
-	s.closeHanded()
+	s.Started()
 	err := s.r.Close()
 	if errors.Is(err, os.ErrClosed) {
 		return nil
@@ -176,9 +176,7 @@ func (s *Status) Close() error {
 // it once cmd has started, as exec.Cmd closes its own, so that a running
 // job holds no descriptors of the server's but the status pipe's read end.
 // Read and Close call it too.
-func (s *Status) Started() { s.closeHanded() }
-
-func (s *Status) closeHanded() {
+func (s *Status) Started() {
 	s.handedOnce.Do(func() {
 		for _, f := range s.handed {
 			f.Close()

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rw-project/rw/internal/jobinit/jobinittest"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 )
@@ -26,11 +27,11 @@ const helperName = "jobinit-helper"
 
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == Arg {
-		coverInit()
+		jobinittest.CoverInit()
 		Main()
 	}
 	if os.Args[0] == helperName {
-		exitHelper(runHelper(os.Args[1:]))
+		jobinittest.ExitHelper(runHelper(os.Args[1:]))
 	}
 	code := m.Run()
 	if code == 0 {

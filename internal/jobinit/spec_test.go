@@ -88,10 +88,11 @@ func TestDecodeSpecMalformed(t *testing.T) {
 	}
 	// The offset of the hostname's length: version, Uid, Gid, SetCreds.
 	const hostOff = 1 + 4 + 4 + 1
-	cases := []struct {
+	type tcase struct {
 		name string
 		in   []byte
-	}{
+	}
+	cases := []tcase{
 		{"empty", nil},
 		{"unknown version", edit(0, specVersion+1)},
 		{"credentials flag not 0 or 1", edit(hostOff-1, 2)},
@@ -101,15 +102,9 @@ func TestDecodeSpecMalformed(t *testing.T) {
 	}
 	// Args' count, after the three strings.
 	argsOff := hostOff + 4*3 + len(spec.Hostname) + len(spec.Path) + len(spec.Dir)
-	cases = append(cases, struct {
-		name string
-		in   []byte
-	}{"more strings than bytes", edit(argsOff, 0x10, 0, 0, 0)})
+	cases = append(cases, tcase{"more strings than bytes", edit(argsOff, 0x10, 0, 0, 0)})
 	for n := range len(good) {
-		cases = append(cases, struct {
-			name string
-			in   []byte
-		}{fmt.Sprintf("cut at %d of %d", n, len(good)), good[:n]})
+		cases = append(cases, tcase{fmt.Sprintf("cut at %d of %d", n, len(good)), good[:n]})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
