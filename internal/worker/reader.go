@@ -15,8 +15,9 @@ import (
 // ErrOutputDropped is what a follower reads when the bytes it needs next
 // were past the job's output cap (so never kept in the file) and were
 // dropped from memory before it read them: it had read nothing for a
-// while, and the job was not held up for it any longer.
-var ErrOutputDropped = errors.New("the output past the job's output cap was dropped before this reader read it: it stopped reading for too long")
+// while, and the job was not held up for it any longer, or it began to
+// follow a running job after they had left memory.
+var ErrOutputDropped = errors.New("the output past the job's output cap was dropped before this reader read it")
 
 // Reader reads a job's output from an offset. In follow mode it waits for new
 // bytes until the job has ended and every byte was delivered; otherwise it
@@ -26,6 +27,10 @@ type Reader struct {
 	out    *output
 	f      *os.File // the output file, opened once there are bytes to read in it
 	follow bool
+	// late is set for a reader opened after the output ended: it reads
+	// only the kept bytes, as a reader does once the job has left the
+	// pool's memory, so what it gets does not depend on that moment.
+	late bool
 
 	// Guarded by out.mu, for the copier to see where a follower is.
 	off   int64
@@ -41,17 +46,20 @@ func (o *output) open(ctx context.Context, offset int64, follow bool) (*Reader, 
 	// No file: nothing was kept yet (the copier makes it on the first
 	// byte), or it was removed by retention. Read opens it once it needs
 	// bytes that are only in the file.
-	if follow {
-		o.mu.Lock()
-		if !o.closed {
-			if o.followers == nil {
-				o.followers = make(map[*Reader]struct{})
-			}
-			r.moved = time.Now()
-			o.followers[r] = struct{}{}
+	o.mu.Lock()
+	if o.closed {
+		// Nothing more will come, and bytes past the cap that left
+		// memory were gone before this reader began: it did not fall
+		// behind, so it reads the kept bytes and then ends.
+		r.late, r.follow = true, false
+	} else if follow {
+		if o.followers == nil {
+			o.followers = make(map[*Reader]struct{})
 		}
-		o.mu.Unlock()
+		r.moved = time.Now()
+		o.followers[r] = struct{}{}
 	}
+	o.mu.Unlock()
 	return r, nil
 }
 
@@ -70,7 +78,8 @@ func (r *Reader) openFile() error {
 // It returns io.EOF at the end of the output, the context's error if the
 // context ends while it waits, and ErrOutputDropped if a follower needs
 // bytes that were neither kept nor are still in memory; a reader that does
-// not follow ends there instead.
+// not follow ends there instead, and so does a follower opened after the
+// job's output ended (it reads what was kept).
 func (r *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -78,13 +87,17 @@ func (r *Reader) Read(p []byte) (int, error) {
 	o := r.out
 	for {
 		o.mu.Lock()
-		if r.off < o.total {
-			if n, ok := o.readRing(p, r.off); ok {
+		end := o.total
+		if r.late {
+			end = o.size
+		}
+		if r.off < end {
+			if n, ok := o.readRing(p[:min(int64(len(p)), end-r.off)], r.off); ok {
 				o.moved(r, r.off+int64(n))
 				o.mu.Unlock()
 				return n, nil
 			}
-			size, held := o.size, o.ring.start
+			size, held, cut := o.size, o.ring.start, r.cut
 			o.mu.Unlock()
 			if r.off < size {
 				return r.readFile(p, size)
@@ -92,7 +105,13 @@ func (r *Reader) Read(p []byte) (int, error) {
 			if !r.follow {
 				return 0, io.EOF
 			}
-			return 0, fmt.Errorf("bytes %d to %d: %w", r.off, held, ErrOutputDropped)
+			// The copier waits for every follower that is not cut, so
+			// one that is not began after these bytes had left.
+			why := "it began to follow after they had left memory; only the first bytes of a long output are kept"
+			if cut {
+				why = "it read nothing for a second, and the job was not held up for it longer"
+			}
+			return 0, fmt.Errorf("bytes %d to %d: %w: %s", r.off, held, ErrOutputDropped, why)
 		}
 		closed, wake := o.closed, o.wake
 		o.mu.Unlock()

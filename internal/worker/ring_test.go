@@ -10,7 +10,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // copying runs o's copier on a pipe, as the pool does, and returns the
@@ -165,9 +167,11 @@ func TestFollowerPastTheCapGetsEveryByte(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer late.Close()
+	// It began after the job ended, so it fell behind nothing: it reads
+	// the kept bytes and ends, as it would once the job left memory.
 	b, err := readAll(rng, late)
-	if !bytes.Equal(b, kept) || !errors.Is(err, ErrOutputDropped) {
-		t.Errorf("a late follower: %d bytes, %v; want the %d kept, then ErrOutputDropped", len(b), err, max)
+	if err != nil || !bytes.Equal(b, kept) {
+		t.Errorf("a follower opened after the end: %d bytes, %v; want the %d kept, then EOF", len(b), err, max)
 	}
 	once, err := o.open(context.Background(), 0, false)
 	if err != nil {
@@ -199,7 +203,42 @@ func TestStuckFollowerPastTheCap(t *testing.T) {
 	}
 	end()
 	b, err := readAll(rng, stuck)
-	if !bytes.Equal(b, want[:max]) || !errors.Is(err, ErrOutputDropped) {
-		t.Errorf("the stuck follower: %d bytes, %v; want the %d kept, then ErrOutputDropped", len(b), err, max)
+	if !bytes.Equal(b, want[:max]) || !errors.Is(err, ErrOutputDropped) || !strings.Contains(err.Error(), "read nothing") {
+		t.Errorf("the stuck follower: %d bytes, %v; want the %d kept, then ErrOutputDropped saying it read nothing", len(b), err, max)
+	}
+}
+
+// TestFollowerJoiningPastTheCap checks what a follower that begins while a
+// job runs past the cap reads: the kept bytes, then ErrOutputDropped saying
+// that the bytes after them had left memory before it began (it did not
+// fall behind), not that it stopped reading.
+func TestFollowerJoiningPastTheCap(t *testing.T) {
+	const max = 64 << 10
+	rng := rand.New(rand.NewPCG(11, 12))
+	o := newOutput(filepath.Join(t.TempDir(), "1.out"), max, nil)
+	w, end := copying(t, o)
+	defer end()
+	want := randomBytes(rng, 4*ringMax)
+	if _, err := w.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	// The copier has read everything once the ring holds the last byte.
+	for {
+		o.mu.Lock()
+		total := o.total
+		o.mu.Unlock()
+		if total == int64(len(want)) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	f, err := o.open(context.Background(), 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := readAll(rng, f)
+	if !bytes.Equal(b, want[:max]) || !errors.Is(err, ErrOutputDropped) || !strings.Contains(err.Error(), "began") {
+		t.Errorf("a follower that began past the cap: %d bytes, %v; want the %d kept, then ErrOutputDropped saying it began late", len(b), err, max)
 	}
 }
