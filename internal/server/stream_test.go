@@ -252,7 +252,13 @@ func TestWithCurl(t *testing.T) {
 func TestStreamOutlivesWriteTimeout(t *testing.T) {
 	s := testenv.Serve(t, worker.Config{}, func(c *server.RunConfig) { c.WriteTimeout = 100 * time.Millisecond })
 	alice := s.IDs["alice"]
-	job := s.StartJob(t, alice, "slow.sh")
+	// Started in the pool, not with POST /start: that answers once the
+	// job has spawned, which under load can take longer than this
+	// write timeout, far below any the server uses.
+	job, err := s.Pool.Start(worker.Spec{Owner: alice.Name, Path: "slow.sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp := openLogs(t, context.Background(), s, alice, job, true)
 	defer resp.Body.Close()
 	got, err := io.ReadAll(resp.Body)
