@@ -398,6 +398,9 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 		return
 	}
 	defer out.Close()
+	if at := out.GapAt(); at >= 0 {
+		w.Header().Set(api.HeaderOutputGap, strconv.FormatInt(at, 10))
+	}
 	if err := s.stream(w, out); err != nil {
 		s.log.Warn().Str("rid", c.id).Int64("job", id).Err(err).Msg("log stream cut off")
 		// A clean end would tell the client it has every byte: cut the
