@@ -223,14 +223,16 @@ func TestFollowerJoiningPastTheCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The copier has read everything once the ring holds the last byte.
-	for {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
 		o.mu.Lock()
 		total := o.total
 		o.mu.Unlock()
 		if total == int64(len(want)) {
 			break
 		}
-		time.Sleep(time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("the copier read %d bytes of the %d written in a minute", total, len(want))
+		}
 	}
 	f, err := o.open(context.Background(), 0, true)
 	if err != nil {
