@@ -166,9 +166,9 @@ func orphan() int {
 		fmt.Println("error", err)
 		return 1
 	}
-	// Reaping takes init a moment after the exit; a zombie that stays
-	// ten seconds is one init ignores.
-	for end := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+	// Reaping takes init a moment after the exit, longer on a loaded
+	// host; a zombie that stays a minute is one init ignores.
+	for end := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
 		state, _ := procStat(leaf)
 		if state == "" {
 			fmt.Println("reaped")

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -173,18 +174,79 @@ func TestCgroupPidsLimitBoundsAForkLoop(t *testing.T) {
 	}
 }
 
+// TestCgroupCPULimit checks that a CPU limit reaches the job's cgroup and
+// holds the job to it. The job does a fixed amount of work, 0.4 s of CPU
+// on two threads, rather than spinning for a fixed time: the host's load
+// can only lower the share of a CPU it gets, so the upper bound holds at
+// any load, where a lower bound on what it got would not. That the limit
+// is not tighter than asked is read from the cgroup itself.
 func TestCgroupCPULimit(t *testing.T) {
 	p := cgroupPool(t, Config{})
-	id := startLimited(t, p, LimitsRequest{CPUs: f64(0.2)}, "spin", "2", "2s")
-	s := wait(t, p, id)
+	id := startLimited(t, p, LimitsRequest{CPUs: f64(0.2)}, "spin", "2", "400ms")
+	line := waitForLine(t, p, id, "spun")
+	// The job waits for SIGUSR1 now, so its cgroup is still there.
+	if got, ok := cpuLimitOf(t, p, id); !ok {
+		t.Errorf("job %d has no CPU limit in its cgroups %v", id, jobCgroups(p, id))
+	} else if got < 0.199 || got > 0.201 {
+		t.Errorf("job %d's cgroup allows %.3f of a CPU, want 0.2", id, got)
+	}
+	var cpu, wall float64
+	if _, err := fmt.Sscanf(line[strings.Index(line, "cpu "):], "cpu %g wall %g", &cpu, &wall); err != nil {
+		t.Fatalf("output %q: %v", line, err)
+	}
+	s, err := p.Query(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(s.PID, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	s = wait(t, p, id)
+	if s.Status != StatusFinished {
+		t.Fatalf("job %s (%s): %s", s.Status, s.Error, readOutput(t, p, id))
+	}
+	// Two threads that could each use a whole CPU used 0.2 of one; a
+	// period's quota at the start is all the slack the kernel gives.
+	if share := cpu / wall; share > 0.25 {
+		t.Errorf("the job used %.2f s of CPU in %.2f s: %.2f of a CPU, want at most 0.25 (the 0.2 limit and its slack)", cpu, wall, share)
+	}
 	if s.Usage.CPUSeconds == nil {
 		t.Skip("this host does not report CPU usage")
 	}
-	// Two threads spinning for 2 s of wall time get 0.2 CPU: about 0.4 s.
-	wall := s.EndedAt.Sub(s.StartedAt).Seconds()
-	if share := *s.Usage.CPUSeconds / wall; share < 0.15 || share > 0.25 {
-		t.Errorf("used %.2f s of CPU in %.2f s: %.2f of a CPU, want 0.15 to 0.25", *s.Usage.CPUSeconds, wall, share)
+	// The cgroup counts the job's start and end too, so at least what the
+	// job counted itself.
+	if *s.Usage.CPUSeconds < cpu {
+		t.Errorf("the job's usage says %.2f s of CPU; the job itself counted %.2f s", *s.Usage.CPUSeconds, cpu)
 	}
+}
+
+// cpuLimitOf returns the share of a CPU that job id's cgroup allows, from
+// the v2 cpu.max or the v1 quota and period, and whether one was set.
+func cpuLimitOf(t *testing.T, p *Pool, id int64) (float64, bool) {
+	t.Helper()
+	for _, dir := range jobCgroups(p, id) {
+		var quota, period float64
+		if b, err := os.ReadFile(filepath.Join(dir, "cpu.max")); err == nil {
+			if _, err := fmt.Sscanf(string(b), "%g %g", &quota, &period); err != nil {
+				continue // "max": no limit in this hierarchy
+			}
+		} else if b, err := os.ReadFile(filepath.Join(dir, "cpu.cfs_quota_us")); err == nil {
+			if _, err := fmt.Sscan(string(b), &quota); err != nil || quota < 0 {
+				continue // -1: no limit
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "cpu.cfs_period_us"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fmt.Sscan(string(b), &period); err != nil {
+				t.Fatalf("%s/cpu.cfs_period_us %q: %v", dir, b, err)
+			}
+		} else {
+			continue
+		}
+		return quota / period, true
+	}
+	return 0, false
 }
 
 func TestCgroupIOWriteLimit(t *testing.T) {

@@ -47,9 +47,21 @@ func TestRecordsOutliveThePool(t *testing.T) {
 
 // serveForCrash is the test binary as a server that dies with SIGKILL: it
 // runs a pool on the data directory in RW_WORKER_TEST_CRASH, starts a job
-// that sleeps, prints its id and pid, and waits to be killed.
+// that sleeps, prints its id and pid once the job's running record (with
+// that pid) is committed, and waits to be killed.
+//
+// The job printing "ready" does not say that: the record is committed on
+// a goroutine of its own while the job runs, and a server killed before
+// it leaves no pid for the next one to kill.
 func serveForCrash(data string) {
-	p, err := New(Config{JobsDir: jobsDir, DataDir: data, Env: []string{testEnv}})
+	recorded := make(chan Snapshot, 1)
+	p, err := New(Config{JobsDir: jobsDir, DataDir: data, Env: []string{testEnv},
+		// Called once the running record is committed.
+		OnChange: func(s Snapshot) {
+			if s.Status == StatusRunning {
+				recorded <- s
+			}
+		}})
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
@@ -61,7 +73,7 @@ func serveForCrash(data string) {
 	}
 	r, _ := p.Follow(context.Background(), id, 0, true)
 	line, _ := bufio.NewReader(r).ReadString('\n')
-	s, _ := p.Query(id)
+	s := <-recorded
 	fmt.Printf("job %d pid %d %s", id, s.PID, line)
 	select {}
 }
@@ -218,5 +230,46 @@ func TestDataDirectoryRemovedWhileServing(t *testing.T) {
 	defer mu.Unlock()
 	if len(problems) == 0 {
 		t.Errorf("the removed store was not reported")
+	}
+}
+
+// TestSameProcess checks how recovery tells the job's process from an
+// unrelated one that was given its pid later, against a real process with
+// the times a record could hold. A spawn on a loaded host may take seconds
+// before its start is recorded; the process is still the job's.
+func TestSameProcess(t *testing.T) {
+	before := time.Now()
+	cmd := exec.Command("/bin/sleep", "1h")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	pid := cmd.Process.Pid
+	tests := []struct {
+		name             string
+		created, started time.Time
+		want             bool
+	}{
+		{"started as recorded", before, after, true},
+		{"a spawn that took a minute to return", before, after.Add(time.Minute), true},
+		{"a job queued for an hour", before.Add(-time.Hour), after, true},
+		{"a process that began after the job's start", before.Add(-2 * time.Hour), before.Add(-time.Hour), false},
+		{"a process that began before the job was made", after.Add(time.Hour), after.Add(2 * time.Hour), false},
+		{"a record with no start", before, time.Time{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sameProcess(pid, tc.created, tc.started); got != tc.want {
+				t.Errorf("sameProcess(created %v, started %v before the process) = %v, want %v",
+					before.Sub(tc.created).Round(time.Second), before.Sub(tc.started).Round(time.Second), got, tc.want)
+			}
+		})
+	}
+	if sameProcess(-1, before, after) {
+		t.Errorf("sameProcess of no process = true, want false")
 	}
 }

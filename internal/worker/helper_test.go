@@ -228,18 +228,25 @@ func runHelper(args []string) int {
 		c.Stdout, c.Stderr = os.Stdout, os.Stderr
 		fmt.Println("child:", c.Run())
 		return 0
-	case "spin": // keep n threads busy for d, then print "spun"
+	case "spin": // keep n threads busy until the process used d of CPU, print "cpu CPU wall WALL" and "spun", wait for SIGUSR1
 		n, _ := strconv.Atoi(args[0])
 		d, _ := time.ParseDuration(args[1])
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		// A fixed amount of work, not of wall time: how long it takes
+		// depends on the job's CPU limit and on the host's load, but
+		// the share of a CPU it got can only be lowered by the load.
+		began, cpu0 := time.Now(), cpuTime()
 		var wg sync.WaitGroup
 		for range n {
 			wg.Go(func() {
-				for end := time.Now().Add(d); time.Now().Before(end); {
+				for cpuTime()-cpu0 < d {
 				}
 			})
 		}
 		wg.Wait()
-		fmt.Println("spun")
+		fmt.Printf("cpu %.3f wall %.3f\nspun\n", (cpuTime() - cpu0).Seconds(), time.Since(began).Seconds())
+		<-usr1
 		return 0
 	case "fork-loop": // start n sleeping children, print how many started, exit
 		n, _ := strconv.Atoi(args[0])
@@ -396,4 +403,12 @@ func startSelf(cmd string, args ...string) error {
 	c.Args = append([]string{helperName, cmd}, args...)
 	c.Stdout, c.Stderr = os.Stdout, os.Stderr
 	return c.Start()
+}
+
+// cpuTime is the CPU time this process has used, user and system, in all
+// its threads.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -275,7 +275,8 @@ const ReasonServerRestarted Reason = "server-restarted"
 // owner's back. A process of theirs still alive is killed: through its
 // cgroup by the server before the pool starts, or, where there are no
 // cgroups, through the process group the record names, if that group's
-// leader is the same process (started when the record says).
+// leader is the same process (started between the job's creation and the
+// start the record says).
 func (p *Pool) recover() error {
 	unfinished, err := p.store.Unfinished()
 	if err != nil {
@@ -283,7 +284,7 @@ func (p *Pool) recover() error {
 	}
 	now := time.Now()
 	for _, r := range unfinished {
-		if r.PID > 0 && sameProcess(r.PID, r.StartedAt) {
+		if r.PID > 0 && sameProcess(r.PID, r.CreatedAt, r.StartedAt) {
 			if syscall.Kill(-r.PID, syscall.SIGKILL) == nil {
 				p.recovered.Killed++
 			}

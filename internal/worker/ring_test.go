@@ -222,7 +222,7 @@ func TestFollowerJoiningPastTheCap(t *testing.T) {
 	if _, err := w.Write(want); err != nil {
 		t.Fatal(err)
 	}
-	copied(o, len(want))
+	copied(t, o, len(want))
 	f, err := o.open(context.Background(), 0, true)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +243,7 @@ func TestFollowerJoiningPastTheCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := append(want, more...)
-	copied(o, len(all))
+	copied(t, o, len(all))
 	// Then what is held, live, and the bytes written while it follows.
 	last := randomBytes(rng, 3*ringMax)
 	done := make(chan error, 1)
@@ -267,14 +267,17 @@ func TestFollowerJoiningPastTheCap(t *testing.T) {
 
 // copied waits until o's copier has read n bytes of the stream, the last
 // of them into the ring.
-func copied(o *output, n int) {
-	for {
+func copied(t *testing.T, o *output, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
 		o.mu.Lock()
 		total := o.total
 		o.mu.Unlock()
 		if total == int64(n) {
 			return
 		}
-		time.Sleep(time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("the copier read %d bytes of the %d written in a minute", total, n)
+		}
 	}
 }

@@ -194,11 +194,17 @@ func growPipe(f *os.File) {
 	})
 }
 
-// sameProcess reports whether process pid is still the one that started at
-// started (within two seconds): a pid recorded before a crash may since
-// belong to an unrelated process. The start time is field 22 of
-// /proc/PID/stat, in clock ticks after boot (btime in /proc/stat).
-func sameProcess(pid int, started time.Time) bool {
+// sameProcess reports whether process pid is still the job's process, which
+// was created after the job (created) and before its start was recorded
+// (started): a pid recorded before a crash may since belong to an unrelated
+// process, which began only after the job's process had ended. The start
+// time is field 22 of /proc/PID/stat, in clock ticks after boot (btime in
+// /proc/stat, whole seconds).
+//
+// The window runs from created, not from started: a spawn may take seconds
+// on a loaded host, and started is taken only once it has returned. Two
+// seconds either side allow for btime's rounding.
+func sameProcess(pid int, created, started time.Time) bool {
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil || started.IsZero() {
 		return false
@@ -218,8 +224,11 @@ func sameProcess(pid int, started time.Time) bool {
 	// Linux reports start times in USER_HZ, 100 on every architecture rw
 	// runs on.
 	at := boot.Add(time.Duration(ticks) * time.Second / 100)
-	d := at.Sub(started)
-	return d > -2*time.Second && d < 2*time.Second
+	if created.IsZero() || created.After(started) {
+		created = started
+	}
+	const slack = 2 * time.Second
+	return !at.Before(created.Add(-slack)) && !at.After(started.Add(slack))
 }
 
 // bootTime reads when the host booted, from btime in /proc/stat.
