@@ -441,6 +441,10 @@ func (s *Server) stream(w http.ResponseWriter, out io.Reader) error {
 	rc := http.NewResponseController(w)
 	setContentType(w, "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
+	// The header is the stream's first write: it gets a deadline of its
+	// own too, as the whole-response one may have passed while the
+	// request was authenticated and its output opened.
+	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
 	s.metrics.streams.Inc()
