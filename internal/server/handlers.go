@@ -87,7 +87,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.fail(w, c, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), startWait)
+	ctx, cancel := context.WithTimeout(r.Context(), s.startWait)
 	snap, err := s.pool.WaitStarted(ctx, id)
 	cancel()
 	if err != nil {
@@ -99,14 +99,14 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 	writeJSON(w, http.StatusOK, s.jobWithTail(snap, 0))
 }
 
-// startWait bounds how long POST /start waits for a job that a free
+// DefaultStartWait bounds how long POST /start waits for a job that a free
 // worker took to leave starting, so that the answer says whether it could
 // be spawned (running, or failed with reason start-failed) and a client
 // needs no second request to tell. A spawn takes milliseconds; one that
 // takes longer is answered starting, and the client may ask again. A job
 // that waits for a worker is answered queued at once: its wait has no
 // bound.
-const startWait = time.Second
+const DefaultStartWait = time.Second
 
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 	var req api.StopRequest
