@@ -48,6 +48,14 @@ const (
 // that a client knows how long POST /stop may take.
 const HeaderStopTimeout = "Rw-Stop-Timeout"
 
+// HeaderOutputGap is sent with a GET /logs?follow=true stream that skips
+// output: the job ran past the server's output cap before the stream began,
+// and bytes after the kept ones had already left the server's memory. The
+// stream has the kept bytes (from where it starts), then the job's output
+// from the oldest byte the server still holds, live. Its value is where the
+// gap begins: the number of bytes kept.
+const HeaderOutputGap = "Rw-Output-Gap"
+
 // Limits on requests, checked by the server and documented in the README.
 const (
 	MaxBodyBytes  = 64 << 10 // a request body

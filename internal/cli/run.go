@@ -83,6 +83,7 @@ func runAction(c *ucli.Context) error {
 		return explain(conn, err)
 	}
 	defer out.Close()
+	sayGap(c.App.ErrWriter, job.ID, out)
 
 	var wg sync.WaitGroup
 	defer wg.Wait()

@@ -81,6 +81,10 @@ func followToEnd(c *ucli.Context, conn *connection, id int64, w io.Writer, opts 
 		return api.Job{}, explain(conn, err)
 	}
 	defer out.Close()
+	if w != io.Discard {
+		// rw wait shows no output, so it skips none.
+		sayGap(c.App.ErrWriter, id, out)
+	}
 	if _, err := io.Copy(w, out); err != nil {
 		return api.Job{}, explain(conn, err)
 	}
@@ -94,6 +98,17 @@ func followToEnd(c *ucli.Context, conn *connection, id int64, w io.Writer, opts 
 		return api.Job{}, fmt.Errorf("the output of job %d ended while the job is %s: the server may be shutting down", id, job.Status)
 	}
 	return job, nil
+}
+
+// sayGap says on w, before the stream, that a followed stream of job id
+// skips output, if the server said so: its output went past the server's
+// output cap before the stream began, so what came after the kept bytes
+// and before what the server still holds is gone.
+func sayGap(w io.Writer, id int64, out *client.LogStream) {
+	if out.GapAt < 0 {
+		return
+	}
+	fmt.Fprintf(w, "rw: job %d wrote past the server's output cap before this stream began: after the %d bytes kept, output the server no longer holds is skipped, and the stream goes on live from there\n", id, out.GapAt)
 }
 
 // jobExitCode turns an ended job into rw's exit, as rw wait and rw logs -f

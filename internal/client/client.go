@@ -385,8 +385,20 @@ func (c *Client) Files(ctx context.Context) (api.FileList, error) {
 // Logs opens job id's output from its first byte. With follow, the stream
 // lasts until the job has ended and every byte was sent, or ctx ends. The
 // caller closes it.
-func (c *Client) Logs(ctx context.Context, id int64, follow bool) (io.ReadCloser, error) {
+func (c *Client) Logs(ctx context.Context, id int64, follow bool) (*LogStream, error) {
 	return c.LogsFrom(ctx, id, LogsOptions{Follow: follow})
+}
+
+// LogStream is a job's output as the server sends it. The caller closes
+// it.
+type LogStream struct {
+	io.ReadCloser
+	// GapAt is -1, or, for a followed stream that skips output, where the
+	// gap begins: the job ran past the server's output cap before the
+	// stream began, so the stream has the GapAt bytes kept (from where it
+	// starts), then the job's output from the oldest byte the server still
+	// held, live (api.HeaderOutputGap).
+	GapAt int64
 }
 
 // LogsOptions say where a job's output starts and whether to follow it.
@@ -401,7 +413,7 @@ type LogsOptions struct {
 }
 
 // LogsFrom opens job id's output as opts says. The caller closes it.
-func (c *Client) LogsFrom(ctx context.Context, id int64, opts LogsOptions) (io.ReadCloser, error) {
+func (c *Client) LogsFrom(ctx context.Context, id int64, opts LogsOptions) (*LogStream, error) {
 	q := url.Values{"id": {strconv.FormatInt(id, 10)}}
 	if opts.Follow {
 		q.Set(api.ParamFollow, "true")
@@ -416,7 +428,13 @@ func (c *Client) LogsFrom(ctx context.Context, id int64, opts LogsOptions) (io.R
 	if err != nil {
 		return nil, err
 	}
-	return resp.Body, nil
+	out := &LogStream{ReadCloser: resp.Body, GapAt: -1}
+	if v := resp.Header.Get(api.HeaderOutputGap); v != "" {
+		// A value that is not a byte count still says there is a gap.
+		out.GapAt, _ = strconv.ParseInt(v, 10, 64)
+		out.GapAt = max(out.GapAt, 0)
+	}
+	return out, nil
 }
 
 // do sends a request with an optional JSON body, decodes a JSON answer and

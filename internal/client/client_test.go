@@ -3,6 +3,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -279,5 +280,82 @@ func TestEachJobFiltersWhatTheServerSends(t *testing.T) {
 				t.Errorf("statuses %v, brief %v: got %v, %v; want %v", tc.statuses, brief, got, err, tc.want)
 			}
 		}
+	}
+}
+
+// TestFollowPastTheCap follows a job that ran past the server's output cap
+// before the stream began: the stream says where its gap is, and has the
+// kept bytes, then the output the server still holds, live to the end,
+// instead of failing for bytes it could never have had.
+func TestFollowPastTheCap(t *testing.T) {
+	const kept = 64 << 10
+	dir := testenv.JobsDir(t)
+	flood := filepath.Join(dir, "flood.sh")
+	script := "#!/bin/sh\ntrap 'echo after; exit 0' TERM\nhead -c 3000000 /dev/zero\necho waiting\nwhile :; do sleep 0.05; done\n"
+	if err := errors.Join(os.WriteFile(flood, []byte(script), 0o755), os.Chmod(flood, 0o755)); err != nil {
+		t.Fatal(err)
+	}
+	s := testenv.Serve(t, worker.Config{MaxOutput: kept, JobsDir: dir})
+	t.Cleanup(func() { s.Signal(); s.Signal() })
+	e := &env{dir: s.Dir, addr: s.Addr}
+	c := e.client(t, "alice", "localhost:"+e.port(), pki.ServerCACert)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	job, err := c.Start(ctx, "flood.sh", nil, StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A first follower reads until the job waits, so that everything it
+	// wrote has been through the server: 3 MB, well past what the server
+	// keeps (64 KiB) and holds in memory (1 MiB).
+	first, err := c.Logs(ctx, job.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []byte
+	buf := make([]byte, 64<<10)
+	for !bytes.HasSuffix(seen, []byte("waiting\n")) {
+		n, err := first.Read(buf)
+		seen = append(seen[max(0, len(seen)-16):], buf[:n]...)
+		if err != nil {
+			t.Fatalf("the first follower: %v before the job waited", err)
+		}
+	}
+	first.Close()
+
+	second, err := c.Logs(ctx, job.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if second.GapAt != kept {
+		t.Errorf("GapAt %d, want %d, the bytes kept", second.GapAt, kept)
+	}
+	head := make([]byte, kept)
+	if _, err := io.ReadFull(second, head); err != nil || bytes.Count(head, []byte{0}) != kept {
+		t.Fatalf("the kept bytes: %v", err)
+	}
+	// rw wait follows from the end of what was kept: in the gap.
+	none := int64(0)
+	waiter, err := c.LogsFrom(ctx, job.ID, LogsOptions{Follow: true, TailBytes: &none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiter.Close()
+	if _, err := c.Stop(ctx, job.ID, time.Minute, StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(waiter); err != nil || !bytes.HasSuffix(b, []byte("after\n")) {
+		t.Errorf("following from the end of what was kept: %v, ending %q; want the output to its end", err, b[max(0, len(b)-20):])
+	}
+	rest, err := io.ReadAll(second)
+	if err != nil {
+		t.Fatalf("after the kept bytes: %v", err)
+	}
+	// The shell may say that its sleep was terminated before "after".
+	i := bytes.Index(rest, []byte("waiting\n"))
+	zeros := rest[:max(i, 0)]
+	if i < 0 || !bytes.HasSuffix(rest, []byte("after\n")) || bytes.Count(zeros, []byte{0}) != len(zeros) || len(zeros) >= 1<<20 {
+		t.Errorf("after the kept bytes: %d bytes ending %q, want at most 1 MiB of zeros, then %q and at the end %q", len(rest), rest[max(0, len(rest)-40):], "waiting\n", "after\n")
 	}
 }

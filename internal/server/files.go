@@ -13,12 +13,12 @@ import (
 // handleFiles answers GET /files: the executables the caller may start.
 func (s *Server) handleFiles(w http.ResponseWriter, r *http.Request, c *caller) {
 	if err := mayDo(c, auth.ActionFiles); err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	files, truncated, err := s.pool.Files(api.MaxFiles)
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	list := api.FileList{Files: make([]api.File, len(files)), Truncated: truncated}

@@ -67,9 +67,14 @@ func (p *fakePool) Scan(after int64, fn func(worker.Snapshot) bool) error {
 	return p.scanErr
 }
 func (p *fakePool) Tail(int64, int64) ([]byte, bool, error) { return []byte("out"), false, nil }
-func (p *fakePool) Follow(context.Context, int64, int64, bool) (io.ReadCloser, error) {
-	return io.NopCloser(strings.NewReader("out")), nil
+func (p *fakePool) Follow(context.Context, int64, int64, bool) (server.Output, error) {
+	return fakeOutput{io.NopCloser(strings.NewReader("out"))}, nil
 }
+
+// fakeOutput is an output that skips nothing.
+type fakeOutput struct{ io.ReadCloser }
+
+func (fakeOutput) GapAt() int64 { return -1 }
 
 // TestPermissionTable runs every role against every endpoint and owner
 // through the real handler, with a fake pool.

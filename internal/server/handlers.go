@@ -22,12 +22,22 @@ import (
 )
 
 // fail answers err, logging it first if it is the server's own fault.
-func (s *Server) fail(w http.ResponseWriter, c *caller, err error) {
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, c *caller, err error) {
 	if status, code := statusOf(err); status == http.StatusInternalServerError || code == api.CodeStoreUnavailable || code == api.CodeNoResources || code == api.CodeJobsDirUnavailable {
 		s.log.Error().Str("rid", c.id).Err(err).Msg("internal error")
 	}
+	if (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) && r.Context().Err() != nil && !s.stopping.Load() {
+		// The request's context ends early only when its client closes
+		// the connection, or when the server stops.
+		c.gone = true
+	}
 	writeError(w, err)
 }
+
+// statusClientGone is the status logged and counted for a request whose
+// client went away before it was answered (nginx's 499 "client closed
+// request"); nothing is sent.
+const statusClientGone = 499
 
 // errNoJob is the answer for a job that does not exist and for one the
 // caller may not see: the two must be indistinguishable.
@@ -57,17 +67,17 @@ func validateArgs(args []api.Arg) ([]string, error) {
 
 func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) {
 	if err := mayAct(c, auth.ActionStart); err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	var req api.StartRequest
 	if err := decodeBody(w, r, c, &req); err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	args, err := validateArgs(req.Args)
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	spec := worker.Spec{Owner: c.identity.User, Path: req.FilePath, Args: args, Isolate: req.Isolate}
@@ -77,21 +87,21 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	if req.Timeout != "" {
 		if spec.Timeout, err = time.ParseDuration(req.Timeout); err != nil || spec.Timeout <= 0 {
-			s.fail(w, c, &apiError{http.StatusUnprocessableEntity, api.CodeInvalidTimeout,
+			s.fail(w, r, c, &apiError{http.StatusUnprocessableEntity, api.CodeInvalidTimeout,
 				fmt.Sprintf("timeout %q is not a positive duration: use one such as 90s or 1h30m", req.Timeout)})
 			return
 		}
 	}
 	id, err := s.pool.Start(spec)
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.startWait)
 	snap, err := s.pool.WaitStarted(ctx, id)
 	cancel()
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	// The answer carries no output, and does not look for any: a job
@@ -111,25 +121,25 @@ const DefaultStartWait = time.Second
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 	var req api.StopRequest
 	if err := decodeBody(w, r, c, &req); err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	grace := s.stopTimeout
 	if req.Timeout != "" {
 		var err error
 		if grace, err = time.ParseDuration(req.Timeout); err != nil || grace < 0 {
-			s.fail(w, c, &apiError{http.StatusUnprocessableEntity, api.CodeInvalidTimeout,
+			s.fail(w, r, c, &apiError{http.StatusUnprocessableEntity, api.CodeInvalidTimeout,
 				fmt.Sprintf("timeout %q is not a grace period: use a duration from 0s to the server's %v, such as 3s", req.Timeout, s.stopTimeout)})
 			return
 		}
 	}
 	if _, err := s.visibleJob(c, auth.ActionStop, req.ID); err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	snap, err := s.pool.StopWithin(r.Context(), req.ID, grace)
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.job(snap))
@@ -138,12 +148,12 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller) {
 	var req api.RemoveRequest
 	if err := decodeBody(w, r, c, &req); err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	snap, err := s.visibleJob(c, auth.ActionRemove, req.ID)
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	// The answer is the job as it was; its output is gone after.
@@ -153,7 +163,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller)
 			err = &apiError{http.StatusConflict, api.CodeJobRunning,
 				fmt.Sprintf("job %d is %s: only a job that has ended can be removed; stop it first", req.ID, snap.Status)}
 		}
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, answer)
@@ -178,13 +188,13 @@ func parseID(r *http.Request) (int64, bool, error) {
 func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *caller) {
 	id, one, err := parseID(r)
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	if one {
 		snap, err := s.visibleJob(c, auth.ActionQuery, id)
 		if err != nil {
-			s.fail(w, c, err)
+			s.fail(w, r, c, err)
 			return
 		}
 		writeJob(w, http.StatusOK, s.job(snap))
@@ -192,15 +202,15 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	// A role that may not query even its own jobs may not list.
 	if err := mayAct(c, auth.ActionQuery); err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	opts, err := parseListOptions(r)
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
-	s.writeList(w, c, opts)
+	s.writeList(w, r, c, opts)
 }
 
 // listOptions are GET /query's parameters for a list: the tail of output
@@ -253,7 +263,7 @@ func parseListOptions(r *http.Request) (listOptions, error) {
 // writeList writes {"jobs": [...]} one job at a time: each job carries up to
 // 64 KiB of output, so building the whole list first would make the
 // server's memory grow with the number of jobs.
-func (s *Server) writeList(w http.ResponseWriter, c *caller, opts listOptions) {
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, c *caller, opts listOptions) {
 	setContentType(w, "application/json")
 	// No WriteHeader: the status goes with the first bytes to leave the
 	// buffer, so that a store failing before then is still answered with
@@ -291,7 +301,7 @@ func (s *Server) writeList(w http.ResponseWriter, c *caller, opts listOptions) {
 		return encErr == nil
 	})
 	if err != nil && sent.n == 0 {
-		s.fail(w, c, fmt.Errorf("list jobs: %w", err))
+		s.fail(w, r, c, fmt.Errorf("list jobs: %w", err))
 		return
 	}
 	if err != nil || encErr != nil {
@@ -326,21 +336,21 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 		err = &apiError{http.StatusBadRequest, api.CodeBadRequest, "missing id: use /logs?id=N"}
 	}
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	q := r.URL.Query()
 	follow := false
 	if v := q.Get(api.ParamFollow); v != "" {
 		if follow, err = strconv.ParseBool(v); err != nil {
-			s.fail(w, c, &apiError{http.StatusBadRequest, api.CodeBadRequest, "follow must be true or false"})
+			s.fail(w, r, c, &apiError{http.StatusBadRequest, api.CodeBadRequest, "follow must be true or false"})
 			return
 		}
 	}
 	var offset int64
 	if v := q.Get(api.ParamOffset); v != "" {
 		if offset, err = strconv.ParseInt(v, 10, 64); err != nil || offset < 0 {
-			s.fail(w, c, &apiError{http.StatusBadRequest, api.CodeBadRequest, "offset must be a byte count from 0"})
+			s.fail(w, r, c, &apiError{http.StatusBadRequest, api.CodeBadRequest, "offset must be a byte count from 0"})
 			return
 		}
 	}
@@ -349,12 +359,12 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 		err = &apiError{http.StatusBadRequest, api.CodeBadRequest, "give offset or a tail, not both"}
 	}
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	snap, err := s.visibleJob(c, auth.ActionLogs, id)
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	switch {
@@ -365,7 +375,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 		// written since come after the tail, as they would a moment later.
 		offset, err = tailLinesStart(outputAt{r.Context(), s.pool, id}, snap.OutputSize, tailLines, tailBlockSize)
 		if err != nil {
-			s.fail(w, c, fmt.Errorf("find the last %d lines of job %d: %w", tailLines, id, err))
+			s.fail(w, r, c, fmt.Errorf("find the last %d lines of job %d: %w", tailLines, id, err))
 			return
 		}
 	}
@@ -377,17 +387,20 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 				s.log.Warn().Str("rid", c.id).Str("user", c.identity.User).Int("max_streams_per_user", s.limits.maxStreams).
 					Msg("refused a log stream: its user follows as many as one user may")
 			}
-			s.fail(w, c, err)
+			s.fail(w, r, c, err)
 			return
 		}
 		defer release()
 	}
 	out, err := s.pool.Follow(r.Context(), id, offset, follow)
 	if err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	defer out.Close()
+	if at := out.GapAt(); at >= 0 {
+		w.Header().Set(api.HeaderOutputGap, strconv.FormatInt(at, 10))
+	}
 	if err := s.stream(w, out); err != nil {
 		s.log.Warn().Str("rid", c.id).Int64("job", id).Err(err).Msg("log stream cut off")
 		// A clean end would tell the client it has every byte: cut the

@@ -12,7 +12,7 @@ import (
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, c *caller) {
 	if err := mayDo(c, auth.ActionMetrics); err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	s.metrics.Handler().ServeHTTP(w, r)
@@ -20,7 +20,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, c *caller
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request, c *caller) {
 	if err := mayDo(c, auth.ActionHealth); err != nil {
-		s.fail(w, c, err)
+		s.fail(w, r, c, err)
 		return
 	}
 	s.serveHealth(w, r)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rw-project/rw/internal/api"
 )
@@ -37,6 +38,9 @@ type userLimits struct {
 // request on it is authenticated. It is guarded by userLimits.mu.
 type connSlot struct {
 	user string
+	// claimed is set, once, after user: the later requests of a
+	// keep-alive connection see it without taking the server-wide lock.
+	claimed atomic.Bool
 }
 
 // slotKey is the context key of a connection's slot.
@@ -81,7 +85,7 @@ func (l *userLimits) connState(c net.Conn, state http.ConnState) {
 // served without connContext (a handler test) is not counted.
 func (l *userLimits) claimConn(ctx context.Context, user string) error {
 	slot, ok := ctx.Value(slotKey{}).(*connSlot)
-	if !ok {
+	if !ok || slot.claimed.Load() {
 		return nil
 	}
 	l.mu.Lock()
@@ -94,6 +98,7 @@ func (l *userLimits) claimConn(ctx context.Context, user string) error {
 			fmt.Sprintf("%s has %d connections open, the most one user may: reuse them (keep-alive) or close some, then try again", user, n)}
 	}
 	slot.user = user
+	slot.claimed.Store(true)
 	l.conns[user]++
 	return nil
 }

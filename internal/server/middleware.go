@@ -22,6 +22,9 @@ type caller struct {
 	identity pki.Identity
 	// readBy is when the whole request must have been read.
 	readBy time.Time
+	// gone is set when the request failed because its client went away
+	// (its context ended while the server was not stopping).
+	gone bool
 }
 
 // ServeHTTP authenticates every request, then routes it. Authentication
@@ -39,20 +42,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Header()["X-Request-Id"] = []string{c.id}
 	defer func() {
 		took := time.Since(start)
-		s.log.Info().
+		status := rec.status()
+		if c.gone {
+			// The 503 was written to nobody: say what happened, as
+			// nginx does, instead of a shutdown that is not one.
+			status = statusClientGone
+		}
+		e := s.log.Info().
 			Str("rid", c.id).
 			Str("user", c.identity.User).
 			Str("method", r.Method).
 			Str("path", r.URL.RequestURI()).
-			Int("status", rec.status()).
+			Int("status", status).
 			Dur("duration_ms", took).
-			Int64("bytes", rec.bytes).
-			Msg("request")
+			Int64("bytes", rec.bytes)
+		if c.gone {
+			e = e.Bool("client_gone", true)
+		}
+		e.Msg("request")
 		endpoint := "other"
 		if _, ok := s.routes[r.URL.Path]; ok {
 			endpoint = r.URL.Path
 		}
-		s.metrics.observeRequest(endpoint, rec.status(), took)
+		s.metrics.observeRequest(endpoint, status, took)
 	}()
 	// A bound on writing the response; the log stream replaces it with one
 	// per write.

@@ -31,11 +31,19 @@ type Pool interface {
 	Query(id int64) (worker.Snapshot, error)
 	Scan(after int64, fn func(worker.Snapshot) bool) error
 	Tail(id int64, n int64) ([]byte, bool, error)
-	Follow(ctx context.Context, id, offset int64, follow bool) (io.ReadCloser, error)
+	Follow(ctx context.Context, id, offset int64, follow bool) (Output, error)
 	Remove(id int64) error
 	Stats() worker.Stats
 	Writable() error
 	Files(limit int) ([]worker.File, bool, error)
+}
+
+// Output is a job's output as the pool reads it.
+type Output interface {
+	io.ReadCloser
+	// GapAt is where output a follower skips begins, or -1 when it skips
+	// none: see worker.Reader.GapAt.
+	GapAt() int64
 }
 
 // PoolOf adapts a worker.Pool to Pool.
@@ -43,7 +51,7 @@ func PoolOf(p *worker.Pool) Pool { return workerPool{p} }
 
 type workerPool struct{ *worker.Pool }
 
-func (p workerPool) Follow(ctx context.Context, id, offset int64, follow bool) (io.ReadCloser, error) {
+func (p workerPool) Follow(ctx context.Context, id, offset int64, follow bool) (Output, error) {
 	return p.Pool.Follow(ctx, id, offset, follow)
 }
 

@@ -112,6 +112,52 @@ func TestClientLeavesMidStream(t *testing.T) {
 	}
 }
 
+// TestClientLeavesDuringStop checks that a request whose client went away
+// before its answer is logged as that (499, client_gone), not as the 503
+// shutting_down of a server that is not stopping.
+func TestClientLeavesDuringStop(t *testing.T) {
+	s := testenv.Serve(t, worker.Config{StopTimeout: 2 * time.Second})
+	alice := s.IDs["alice"]
+	job := s.StartJob(t, alice, "ignore.sh")
+	waitOutput(t, s, job, "ignoring\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", "https://"+s.Addr+"/stop", strings.NewReader(fmt.Sprintf(`{"id":%d}`, job)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+alice.Token)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := s.Client(t, alice).Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	// The job ignores SIGTERM, so the stop waits out its grace period:
+	// leave while it does.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if snap, _ := s.Pool.Query(job); snap.Status == worker.StatusStopping {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job never began to stop")
+		}
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the canceled stop was answered")
+	}
+	line := s.Logs.WaitFor(t, `"message":"request"`, `"path":"/stop"`)
+	if !strings.Contains(line, `"status":499`) || !strings.Contains(line, `"client_gone":true`) {
+		t.Errorf("the request whose client left is logged as %s; want status 499 and client_gone", line)
+	}
+	if snap := s.Wait(t, job); snap.Status != worker.StatusStopped {
+		t.Errorf("the job is %s after the stop whose client left; want stopped", snap.Status)
+	}
+}
+
 func TestShutdownWithRunningJobsAndOpenStreams(t *testing.T) {
 	s := testenv.Serve(t, worker.Config{StopTimeout: 2 * time.Second})
 	alice := s.IDs["alice"]

@@ -147,7 +147,7 @@ func New(cfg Config) (*Pool, error) {
 		return nil, fmt.Errorf("worker: open jobs directory: %w", err)
 	}
 	root.Close()
-	p := &Pool{cfg: cfg, killc: make(chan struct{}), live: map[int64]*job{}, owned: map[string]int{}, swept: make(chan struct{}, 1), quit: make(chan struct{}),
+	p := &Pool{cfg: cfg, finals: newFinalCache(), killc: make(chan struct{}), live: map[int64]*job{}, owned: map[string]int{}, swept: make(chan struct{}, 1), quit: make(chan struct{}),
 		ending: make(chan struct{}, maxEnding*cfg.Workers)}
 	if err := p.openData(); err != nil {
 		return nil, err

@@ -2,10 +2,7 @@
 
 package worker
 
-import (
-	"slices"
-	"sync"
-)
+import "slices"
 
 // finalCacheSize bounds the final jobs whose snapshots are kept.
 const finalCacheSize = 512
@@ -27,31 +24,20 @@ const finalEntryMaxBytes = 1 << 10
 // and the decoding of its record every time: they were most of what such
 // a query cost. A final record changes only when retention drops its
 // output, and goes when the job is removed; both forget the entry here,
-// after the store. Every forget moves the generation on, and a snapshot
-// read from the store before it is not kept after it: a read that raced
-// with a change cannot bring the old record back. The oldest entry goes
-// first when the cache is full. The zero value is an empty cache.
+// after the store (the generation of jobCache keeps a read that raced
+// with them from bringing the old record back). The oldest entry goes
+// first when the cache is full. Use newFinalCache.
 type finalCache struct {
-	mu      sync.Mutex
-	entries map[int64]Snapshot
-	order   []int64 // ids in the order they were kept; a ring
-	next    int     // where the next id goes in order
-	gen     uint64  // moved on by every forget
+	jobCache[Snapshot]
 }
 
-// generation is what put must be given for a snapshot read from the
-// store after this call.
-func (c *finalCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
+func newFinalCache() *finalCache {
+	return &finalCache{jobCache[Snapshot]{bound: finalCacheSize}}
 }
 
 // get returns a copy of job id's snapshot, if it is kept.
 func (c *finalCache) get(id int64) (Snapshot, bool) {
-	c.mu.Lock()
-	s, ok := c.entries[id]
-	c.mu.Unlock()
+	s, ok := c.jobCache.get(id)
 	if !ok {
 		return Snapshot{}, false
 	}
@@ -64,42 +50,7 @@ func (c *finalCache) put(s Snapshot, gen uint64) {
 	if s.heldBytes() > finalEntryMaxBytes {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
-	}
-	if _, ok := c.entries[s.ID]; ok {
-		return
-	}
-	if c.entries == nil {
-		c.entries = make(map[int64]Snapshot)
-		c.order = make([]int64, finalCacheSize)
-	}
-	// The id whose place this is goes, whether or not the cache is full:
-	// so every id kept has a place, and the cache never holds more than
-	// the ring has places. (An id forgotten and kept again has two; the
-	// older one evicts it early, which costs only a store read.) Job ids
-	// start at 1: an empty place evicts nothing.
-	delete(c.entries, c.order[c.next])
-	c.entries[s.ID] = s.clone()
-	c.order[c.next] = s.ID
-	c.next = (c.next + 1) % finalCacheSize
-}
-
-// forget drops job id, whose record has just changed or gone.
-func (c *finalCache) forget(id int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	delete(c.entries, id)
-}
-
-// len is how many snapshots the cache holds.
-func (c *finalCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
+	c.jobCache.put(s.ID, s.clone(), gen)
 }
 
 // heldBytes is about how much memory s's strings take besides s itself:

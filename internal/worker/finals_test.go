@@ -20,7 +20,7 @@ func finalSnapshot(id int64) Snapshot {
 // ring that are no longer kept), and checks that it never holds more than
 // finalCacheSize and keeps the newest.
 func TestFinalCacheIsBounded(t *testing.T) {
-	var c finalCache
+	c := newFinalCache()
 	for id := int64(1); id <= 5*finalCacheSize; id++ {
 		c.put(finalSnapshot(id), c.generation())
 		if id%3 == 0 {
@@ -43,7 +43,7 @@ func TestFinalCacheIsBounded(t *testing.T) {
 // TestFinalCacheDropsAReadThatRacedAForget checks that a snapshot read
 // before a change of its record is not kept after the change.
 func TestFinalCacheDropsAReadThatRacedAForget(t *testing.T) {
-	var c finalCache
+	c := newFinalCache()
 	gen := c.generation()
 	stale := finalSnapshot(7)
 	c.forget(7) // the record changes after the read, before the put
@@ -60,7 +60,7 @@ func TestFinalCacheDropsAReadThatRacedAForget(t *testing.T) {
 // TestFinalCacheHandsOutCopies checks that changing a snapshot the cache
 // returned does not change what it returns next.
 func TestFinalCacheHandsOutCopies(t *testing.T) {
-	var c finalCache
+	c := newFinalCache()
 	s := finalSnapshot(3)
 	c.put(s, c.generation())
 	s.Args[0], *s.ExitCode = "changed", 9
@@ -130,7 +130,7 @@ func TestQueryOfAFinalJobSeesItsRecordChange(t *testing.T) {
 // is not kept, so that the cache's memory has a bound of its own, and that
 // a job of ordinary size still is.
 func TestFinalCacheKeepsOnlySmallSnapshots(t *testing.T) {
-	var c finalCache
+	c := newFinalCache()
 	big := finalSnapshot(1)
 	big.Args = make([]string, 1024)
 	for i := range big.Args {

@@ -23,7 +23,7 @@ type Pool struct {
 	workRoot     string         // the jobs' working directories
 	budget       diskBudget     // bytes of output on disk, against MaxDataSize
 	tails        tailCache      // the small tails of ended jobs
-	finals       finalCache     // the snapshots of final jobs read lately
+	finals       *finalCache    // the snapshots of final jobs read lately
 	recovered    Recovery       // what New found unfinished
 	wg           sync.WaitGroup // the workers
 	housekeeping sync.WaitGroup // the retention goroutine

@@ -15,9 +15,8 @@ import (
 // ErrOutputDropped is what a follower reads when the bytes it needs next
 // were past the job's output cap (so never kept in the file) and were
 // dropped from memory before it read them: it had read nothing for a
-// while, and the job was not held up for it any longer, or it began to
-// follow a running job after they had left memory.
-var ErrOutputDropped = errors.New("the output past the job's output cap was dropped before this reader read it")
+// while, and the job was not held up for it any longer.
+var ErrOutputDropped = errors.New("the output past the job's output cap was dropped before this reader read it: it read nothing for a second, and the job was not held up for it longer")
 
 // Reader reads a job's output from an offset. In follow mode it waits for new
 // bytes until the job has ended and every byte was delivered; otherwise it
@@ -32,14 +31,29 @@ type Reader struct {
 	// pool's memory, so what it gets does not depend on that moment.
 	late bool
 
+	// gapAt, for a follower that began while the job ran past the output
+	// cap with bytes after the kept ones already gone from memory, is
+	// where that gap begins (the kept size); otherwise -1. Such a
+	// follower reads the kept bytes, then goes on from the oldest byte
+	// still in memory, so that it can follow the job live.
+	gapAt int64
+
 	// Guarded by out.mu, for the copier to see where a follower is.
 	off   int64
 	moved time.Time // when a follower last read, or opened
 	cut   bool      // the copier no longer waits for this follower
 }
 
+// GapAt says whether this follower skips output: it began while the job
+// ran past the output cap, after bytes that followed the kept ones had
+// left memory, so it reads the kept bytes and then the output from the
+// oldest byte still in memory, the bytes between them never. It returns
+// where the gap begins, the number of bytes kept, or -1 when there is no
+// gap and every byte from the reader's offset on is read.
+func (r *Reader) GapAt() int64 { return r.gapAt }
+
 func (o *output) open(ctx context.Context, offset int64, follow bool) (*Reader, error) {
-	r := &Reader{ctx: ctx, out: o, off: offset, follow: follow}
+	r := &Reader{ctx: ctx, out: o, off: offset, follow: follow, gapAt: -1}
 	if err := r.openFile(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -53,6 +67,9 @@ func (o *output) open(ctx context.Context, offset int64, follow bool) (*Reader, 
 		// behind, so it reads the kept bytes and then ends.
 		r.late, r.follow = true, false
 	} else if follow {
+		if o.total > o.size && o.ring.start > o.size && offset < o.ring.start {
+			r.gapAt = o.size
+		}
 		if o.followers == nil {
 			o.followers = make(map[*Reader]struct{})
 		}
@@ -77,9 +94,10 @@ func (r *Reader) openFile() error {
 // the reader keeps up with the job, and from the file once it fell behind.
 // It returns io.EOF at the end of the output, the context's error if the
 // context ends while it waits, and ErrOutputDropped if a follower needs
-// bytes that were neither kept nor are still in memory; a reader that does
-// not follow ends there instead, and so does a follower opened after the
-// job's output ended (it reads what was kept).
+// bytes that were neither kept nor are still in memory because it read
+// nothing for too long. A reader that does not follow ends there instead,
+// and so does a follower opened after the job's output ended (it reads
+// what was kept); a follower with a gap (GapAt) skips those bytes.
 func (r *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -97,7 +115,14 @@ func (r *Reader) Read(p []byte) (int, error) {
 				o.mu.Unlock()
 				return n, nil
 			}
-			size, held, cut := o.size, o.ring.start, r.cut
+			size, held := o.size, o.ring.start
+			if r.off >= size && r.follow && r.gapAt >= 0 && !r.cut {
+				// Gone before this follower began: go on from
+				// the oldest byte still held, as GapAt says.
+				o.moved(r, held)
+				o.mu.Unlock()
+				continue
+			}
 			o.mu.Unlock()
 			if r.off < size {
 				return r.readFile(p, size)
@@ -105,13 +130,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 			if !r.follow {
 				return 0, io.EOF
 			}
-			// The copier waits for every follower that is not cut, so
-			// one that is not began after these bytes had left.
-			why := "it began to follow after they had left memory; only the first bytes of a long output are kept"
-			if cut {
-				why = "it read nothing for a second, and the job was not held up for it longer"
-			}
-			return 0, fmt.Errorf("bytes %d to %d: %w: %s", r.off, held, ErrOutputDropped, why)
+			return 0, fmt.Errorf("bytes %d to %d: %w", r.off, held, ErrOutputDropped)
 		}
 		closed, wake := o.closed, o.wake
 		o.mu.Unlock()

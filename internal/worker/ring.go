@@ -65,7 +65,11 @@ func (o *output) waitForFollowers(before int64) {
 	for {
 		var slowest *Reader
 		for f := range o.followers {
-			if !f.cut && f.off < before && (slowest == nil || f.moved.Before(slowest.moved)) {
+			// A follower with a gap that has not reached what is
+			// held skips to it, wherever it is by then: it needs
+			// no byte that leaves.
+			skips := f.gapAt >= 0 && f.off < o.ring.start
+			if !f.cut && !skips && f.off < before && (slowest == nil || f.moved.Before(slowest.moved)) {
 				slowest = f
 			}
 		}

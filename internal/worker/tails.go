@@ -2,60 +2,17 @@
 
 package worker
 
-import (
-	"fmt"
-	"sync"
-)
+import "fmt"
 
 // tailCache keeps the small tail of every ended job the pool has seen end
 // or has read the tail of, so that a list of jobs reads no files: a few
 // hundred bytes a job at most, for as long as its record lives.
 //
 // A tail is kept only if no forget came while it was taken (the
-// generation, as in finalCache): from a file that retention or a removal
-// is taking away, or from the output of a job removed as it ends, a tail
+// generation of jobCache): from a file that retention or a removal is
+// taking away, or from the output of a job removed as it ends, a tail
 // kept after their forget would show the output they removed.
-type tailCache struct {
-	mu    sync.Mutex
-	tails map[int64]smallTail
-	gen   uint64 // moved on by every forget
-}
-
-// generation is what put must be given for a tail taken after this
-// call.
-func (c *tailCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
-// put keeps t, job id's tail taken at generation gen, unless a forget
-// came since.
-func (c *tailCache) put(id int64, t smallTail, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
-	}
-	if c.tails == nil {
-		c.tails = make(map[int64]smallTail)
-	}
-	c.tails[id] = t
-}
-
-func (c *tailCache) get(id int64) (smallTail, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, ok := c.tails[id]
-	return t, ok
-}
-
-func (c *tailCache) forget(id int64) {
-	c.mu.Lock()
-	c.gen++
-	delete(c.tails, id)
-	c.mu.Unlock()
-}
+type tailCache = jobCache[smallTail]
 
 // Tail returns at most the last n bytes of job id's output so far, and
 // whether earlier bytes were left out. Up to SmallTail bytes come from
