@@ -103,7 +103,9 @@ func runAction(c *ucli.Context) error {
 		}
 		fmt.Fprintf(c.App.ErrWriter, "rw: stopping job %d (Ctrl-C again to leave it)\n", id)
 		stopped.Store(true)
+		stopEnded := make(chan struct{})
 		wg.Go(func() {
+			defer close(stopEnded)
 			if _, err := conn.Stop(ctx, id, conn.timeout, client.StopOptions{}); err != nil && ctx.Err() == nil {
 				// Its hint too, as rw's own errors have: rw run goes on.
 				report(c.App.ErrWriter, fmt.Errorf("stop job %d: %w", id, explain(conn, err)))
@@ -111,6 +113,9 @@ func runAction(c *ucli.Context) error {
 		})
 		select {
 		case <-sigs:
+			// Leaving ends the stop request: the server must have it
+			// first, or the job would run on.
+			waitStopping(ctx, conn, id, stopEnded, sigs)
 			leave()
 		case <-streamed:
 		}
@@ -134,6 +139,36 @@ func runAction(c *ucli.Context) error {
 		return explain(conn, err)
 	}
 	return jobExit(job, stopped.Load())
+}
+
+// stoppingPoll is how often rw run, asked to leave, looks whether the
+// server has its stop yet.
+const stoppingPoll = 20 * time.Millisecond
+
+// waitStopping returns once the server has taken the stop of job id (the
+// job is stopping, or has ended), the stop request has ended (stopEnded),
+// the server cannot tell (a query fails), another signal comes, or the
+// request timeout passes: a second signal may come before the stop
+// request the first one sent has reached the server, and leaving ends that
+// request.
+func waitStopping(ctx context.Context, conn *connection, id int64, stopEnded <-chan struct{}, sigs <-chan os.Signal) {
+	ctx, cancel := conn.bounded(ctx)
+	defer cancel()
+	for {
+		job, err := conn.Query(ctx, id)
+		if err != nil || job.Status == api.StatusStopping || api.FinalStatus(job.Status) {
+			return
+		}
+		select {
+		case <-stopEnded:
+			return
+		case <-sigs:
+			return
+		case <-ctx.Done():
+			return
+		case <-time.After(stoppingPoll):
+		}
+	}
 }
 
 // queuedWait is how long rw run waits silently for a queued job to start.

@@ -36,7 +36,9 @@ func TestJobsCannotReachTheServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := testenv.Serve(t, worker.Config{JobsDir: jobs, DataDir: data, RunAs: &worker.Credential{Name: "nobody", Uid: 65534, Gid: 65534}})
+	// The victim below must be running, with its pid, once its start is
+	// answered.
+	s := testenv.Serve(t, worker.Config{JobsDir: jobs, DataDir: data, RunAs: &worker.Credential{Name: "nobody", Uid: 65534, Gid: 65534}}, waitForSpawns)
 	alice, bob := s.IDs["alice"], s.IDs["bob"]
 
 	// Another user's job, with output worth stealing.

@@ -97,7 +97,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 		s.fail(w, r, c, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), startWait)
+	ctx, cancel := context.WithTimeout(r.Context(), s.startWait)
 	snap, err := s.pool.WaitStarted(ctx, id)
 	cancel()
 	if err != nil {
@@ -109,14 +109,14 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 	writeJSON(w, http.StatusOK, s.jobWithTail(snap, 0))
 }
 
-// startWait bounds how long POST /start waits for a job that a free
+// DefaultStartWait bounds how long POST /start waits for a job that a free
 // worker took to leave starting, so that the answer says whether it could
 // be spawned (running, or failed with reason start-failed) and a client
 // needs no second request to tell. A spawn takes milliseconds; one that
 // takes longer is answered starting, and the client may ask again. A job
 // that waits for a worker is answered queued at once: its wait has no
 // bound.
-const startWait = time.Second
+const DefaultStartWait = time.Second
 
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 	var req api.StopRequest
@@ -454,6 +454,10 @@ func (s *Server) stream(w http.ResponseWriter, out io.Reader) error {
 	rc := http.NewResponseController(w)
 	setContentType(w, "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
+	// The header is the stream's first write: it gets a deadline of its
+	// own too, as the whole-response one may have passed while the
+	// request was authenticated and its output opened.
+	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
 	s.metrics.streams.Inc()

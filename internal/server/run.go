@@ -87,6 +87,9 @@ type RunConfig struct {
 	MaxConns          int
 	MaxConnsPerUser   int
 	MaxStreamsPerUser int
+	// StartWait bounds how long POST /start waits for a spawn (Config);
+	// DefaultStartWait if zero.
+	StartWait time.Duration
 	// Signals, if set, delivers the process's SIGINT and SIGTERM: the first
 	// begins the shutdown (as the end of ctx does), the second makes the
 	// pool kill its jobs at once instead of waiting out the grace period.
@@ -159,7 +162,8 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	}
 	srv := New(Config{Pool: PoolOf(pool), TokenKey: cfg.TokenKey, Log: log, StopTimeout: cfg.Pool.StopTimeout,
 		WriteTimeout: cfg.WriteTimeout, ReadTimeout: cfg.ReadTimeout, Metrics: metrics, Version: cfg.Version,
-		MaxConns: cfg.MaxConns, MaxConnsPerUser: cfg.MaxConnsPerUser, MaxStreamsPerUser: cfg.MaxStreamsPerUser})
+		MaxConns: cfg.MaxConns, MaxConnsPerUser: cfg.MaxConnsPerUser, MaxStreamsPerUser: cfg.MaxStreamsPerUser,
+		StartWait: cfg.StartWait})
 	if cfg.MetricsAddr != "" {
 		stopLocal, err := serveLocal(cfg.MetricsAddr, srv.LocalHandler(), log)
 		if err != nil {

@@ -84,6 +84,9 @@ type Config struct {
 	MaxConns          int
 	MaxConnsPerUser   int
 	MaxStreamsPerUser int
+	// StartWait bounds how long POST /start waits for a job that a free
+	// worker took to leave starting; DefaultStartWait if zero.
+	StartWait time.Duration
 }
 
 // Server is the rw API as an http.Handler.
@@ -96,6 +99,8 @@ type Server struct {
 	// readTimeout reading a whole request.
 	writeTimeout time.Duration
 	readTimeout  time.Duration
+	// startWait bounds how long POST /start waits for a spawn.
+	startWait time.Duration
 	// stopTimeout is the pool's grace period, announced to clients in
 	// the header whose value is stopHeader.
 	stopTimeout time.Duration
@@ -144,6 +149,7 @@ func New(cfg Config) *Server {
 		log:          cfg.Log,
 		writeTimeout: cfg.WriteTimeout,
 		readTimeout:  cmp.Or(cfg.ReadTimeout, DefaultReadTimeout),
+		startWait:    cmp.Or(cfg.StartWait, DefaultStartWait),
 		stopTimeout:  stopTimeout,
 		stopHeader:   []string{stopTimeout.String()},
 		metrics:      cfg.Metrics,

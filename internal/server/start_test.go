@@ -7,11 +7,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rw-project/rw/internal/api"
+	"github.com/rw-project/rw/internal/server"
 	"github.com/rw-project/rw/internal/testenv"
 	"github.com/rw-project/rw/internal/worker"
 )
+
+// waitForSpawns lets POST /start wait up to a minute for a spawn instead of
+// DefaultStartWait, for tests that hold its answer to what the spawn did:
+// on a loaded machine a spawn can take longer than a second, and the
+// answer would be starting. The minute only bounds a hung spawn.
+func waitForSpawns(c *server.RunConfig) { c.StartWait = time.Minute }
 
 // startJob sends POST /start for body and returns the job of its answer.
 func startJob(t *testing.T, s *testenv.Server, body string) api.Job {
@@ -34,7 +42,7 @@ func TestStartAnswersOnceSpawned(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("#!/bin/nosuch\necho never\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := testenv.Serve(t, worker.Config{JobsDir: jobs, Workers: 2})
+	s := testenv.Serve(t, worker.Config{JobsDir: jobs, Workers: 2}, waitForSpawns)
 
 	running := startJob(t, s, `{"filePath": "sleep.sh"}`)
 	if running.Status != api.StatusRunning || running.StartedAt == nil || running.QueuePosition != nil {
@@ -51,7 +59,7 @@ func TestStartAnswersOnceSpawned(t *testing.T) {
 // TestStartAnswersQueuedAtOnce checks that a job no worker is free for is
 // answered queued, with its place, without waiting for a worker.
 func TestStartAnswersQueuedAtOnce(t *testing.T) {
-	s := testenv.Serve(t, worker.Config{Workers: 1})
+	s := testenv.Serve(t, worker.Config{Workers: 1}, waitForSpawns)
 	if j := startJob(t, s, `{"filePath": "sleep.sh"}`); j.Status != api.StatusRunning {
 		t.Fatalf("the first job: status %s, want running", j.Status)
 	}

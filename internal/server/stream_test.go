@@ -114,9 +114,11 @@ func TestClientLeavesMidStream(t *testing.T) {
 
 // TestClientLeavesDuringStop checks that a request whose client went away
 // before its answer is logged as that (499, client_gone), not as the 503
-// shutting_down of a server that is not stopping.
+// shutting_down of a server that is not stopping. The grace period is a
+// minute, so that the job is still stopping when the client leaves however
+// slow the machine; a kill ends it after.
 func TestClientLeavesDuringStop(t *testing.T) {
-	s := testenv.Serve(t, worker.Config{StopTimeout: 2 * time.Second})
+	s := testenv.Serve(t, worker.Config{StopTimeout: time.Minute})
 	alice := s.IDs["alice"]
 	job := s.StartJob(t, alice, "ignore.sh")
 	waitOutput(t, s, job, "ignoring\n")
@@ -152,6 +154,13 @@ func TestClientLeavesDuringStop(t *testing.T) {
 	line := s.Logs.WaitFor(t, `"message":"request"`, `"path":"/stop"`)
 	if !strings.Contains(line, `"status":499`) || !strings.Contains(line, `"client_gone":true`) {
 		t.Errorf("the request whose client left is logged as %s; want status 499 and client_gone", line)
+	}
+	// The stop goes on without its client.
+	if snap, _ := s.Pool.Query(job); snap.Status != worker.StatusStopping {
+		t.Errorf("the job is %s after the client of its stop left; want stopping", snap.Status)
+	}
+	if _, err := s.Pool.StopWithin(context.Background(), job, 0); err != nil {
+		t.Fatal(err)
 	}
 	if snap := s.Wait(t, job); snap.Status != worker.StatusStopped {
 		t.Errorf("the job is %s after the stop whose client left; want stopped", snap.Status)
@@ -248,13 +257,12 @@ func TestWithCurl(t *testing.T) {
 
 // TestStreamOutlivesWriteTimeout checks that a follow stream is not cut by
 // the write deadline of ordinary responses, however long the job stays
-// silent.
+// silent. That deadline is a nanosecond, so that it has passed whatever
+// the machine's load by the time the stream writes its header: the job is
+// started through the pool, as no ordinary response could be written.
 func TestStreamOutlivesWriteTimeout(t *testing.T) {
-	s := testenv.Serve(t, worker.Config{}, func(c *server.RunConfig) { c.WriteTimeout = 100 * time.Millisecond })
+	s := testenv.Serve(t, worker.Config{}, func(c *server.RunConfig) { c.WriteTimeout = time.Nanosecond })
 	alice := s.IDs["alice"]
-	// Started in the pool, not with POST /start: that answers once the
-	// job has spawned, which under load can take longer than this
-	// write timeout, far below any the server uses.
 	job, err := s.Pool.Start(worker.Spec{Owner: alice.Name, Path: "slow.sh"})
 	if err != nil {
 		t.Fatal(err)

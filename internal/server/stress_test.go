@@ -35,6 +35,13 @@ const (
 	stressUsers   = 8
 )
 
+// stressWait bounds each wait of a stress client: for a job to end, or
+// for a request the server asks to retry to be taken. Each request has
+// its own bound too (testenv's client's). Only a hung server takes this
+// long; the test then fails saying what it waited for, well before the
+// test binary's own timeout.
+const stressWait = 2 * time.Minute
+
 // seen is what the clients saw of one job, to hold its final record to.
 type seen struct {
 	user    string
@@ -285,6 +292,7 @@ func (c *stressClient) one(n int) (string, *startedJob) {
 // do sends a request and decodes a 200 answer into v; it retries the
 // answers that say to try again, and reports any other.
 func (c *stressClient) do(method, path, body string, v any) bool {
+	deadline := time.Now().Add(stressWait)
 	for {
 		req, err := http.NewRequest(method, "https://"+c.s.Addr+path, strings.NewReader(body))
 		if err != nil {
@@ -303,7 +311,7 @@ func (c *stressClient) do(method, path, body string, v any) bool {
 		case err != nil:
 			c.t.Errorf("%s %s: read: %v", method, path, err)
 			return false
-		case resp.Header.Get("Retry-After") != "":
+		case resp.Header.Get("Retry-After") != "" && time.Now().Before(deadline):
 			time.Sleep(20 * time.Millisecond)
 			continue
 		case resp.StatusCode != http.StatusOK:
@@ -320,6 +328,7 @@ func (c *stressClient) do(method, path, body string, v any) bool {
 
 // waitFinal queries the job until it is final and returns its status.
 func (c *stressClient) waitFinal(id int64) string {
+	deadline := time.Now().Add(stressWait)
 	for {
 		var j api.Job
 		if !c.do("GET", idPath("/query", id), "", &j) {
@@ -328,6 +337,10 @@ func (c *stressClient) waitFinal(id int64) string {
 		switch j.Status {
 		case api.StatusFinished, api.StatusFailed, api.StatusStopped:
 			return j.Status
+		}
+		if time.Now().After(deadline) {
+			c.t.Errorf("job %d: still %s after %v", id, j.Status, stressWait)
+			return ""
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -365,6 +378,7 @@ func (c *stressClient) followAndLeave(id int64) {
 }
 
 func (c *stressClient) openFollow(ctx context.Context, id int64) (*http.Response, bool) {
+	deadline := time.Now().Add(stressWait)
 	for {
 		req, err := http.NewRequestWithContext(ctx, "GET", "https://"+c.s.Addr+idPath("/logs", id)+"&follow=true", nil)
 		if err != nil {
@@ -382,7 +396,7 @@ func (c *stressClient) openFollow(ctx context.Context, id int64) (*http.Response
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.Header.Get("Retry-After") == "" {
+		if resp.Header.Get("Retry-After") == "" || time.Now().After(deadline) {
 			c.t.Errorf("follow job %d: %d %s", id, resp.StatusCode, b)
 			return nil, false
 		}
