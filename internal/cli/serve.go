@@ -52,6 +52,7 @@ EXAMPLES:
 			&ucli.IntFlag{Name: "max-conns-per-user", Value: server.DefaultMaxConnsPerUser, EnvVars: []string{"RW_MAX_CONNS_PER_USER"}, Usage: "connections one user may hold open, admins included, counted from their first authenticated request; past it requests get 429; 0 for no bound"},
 			&ucli.IntFlag{Name: "max-streams-per-user", Value: server.DefaultMaxStreamsPerUser, EnvVars: []string{"RW_MAX_STREAMS_PER_USER"}, Usage: "log streams (logs -f) one user may follow at once, admins included; past it they get 429; 0 for no bound"},
 			&ucli.DurationFlag{Name: "stop-timeout", Value: worker.DefaultStopTimeout, EnvVars: []string{"RW_STOP_TIMEOUT"}, Usage: "grace period between SIGTERM and SIGKILL"},
+			&ucli.DurationFlag{Name: "start-wait", Value: server.DefaultStartWait, EnvVars: []string{"RW_START_WAIT"}, Usage: "how long POST /start waits for a free worker's spawn, so that its answer says how the start went, before it answers starting (up to 10s)"},
 			&ucli.StringFlag{Name: "max-output", Value: "64MiB", EnvVars: []string{"RW_MAX_OUTPUT"}, Usage: "output kept per job (bytes, or with KiB, MiB, GiB)"},
 			&ucli.StringFlag{Name: "run-as", EnvVars: []string{"RW_RUN_AS"}, Usage: "the user jobs run as, a name or UID:GID (default: nobody when the server runs as root, else the server's own user)"},
 			&ucli.BoolFlag{Name: "isolate", EnvVars: []string{"RW_ISOLATE"}, Usage: "run jobs that do not say otherwise in namespaces of their own (needs root)"},
@@ -195,7 +196,13 @@ func serveConfig(c *ucli.Context) (server.RunConfig, error) {
 			return server.RunConfig{}, usagef("--%s must be 0 (no bound) or more", f)
 		}
 	}
+	// Longer, a start would come near the 30 s a client waits for an
+	// answer by default (--timeout).
+	if w := c.Duration("start-wait"); w <= 0 || w > 10*time.Second {
+		return server.RunConfig{}, usagef("--start-wait %v: give a duration from 1ms to 10s, such as 1s", w)
+	}
 	return server.RunConfig{
+		StartWait:         c.Duration("start-wait"),
 		Addr:              c.String("addr"),
 		MaxConns:          maxConns,
 		MaxConnsPerUser:   c.Int("max-conns-per-user"),
