@@ -161,6 +161,11 @@ func serveConfig(c *ucli.Context) (server.RunConfig, error) {
 	default:
 		return server.RunConfig{}, usagef("--cgroups %q: use auto, required or off", policy)
 	}
+	// Longer, a start would come near the 30 s a client waits for an
+	// answer by default (--timeout).
+	if w := c.Duration("start-wait"); w <= 0 || w > 10*time.Second {
+		return server.RunConfig{}, usagef("--start-wait %v: give a duration from 1ms to 10s, such as 1s", w)
+	}
 	logger, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
 	if err != nil {
 		return server.RunConfig{}, err
@@ -195,11 +200,6 @@ func serveConfig(c *ucli.Context) (server.RunConfig, error) {
 		if c.Int(f) < 0 {
 			return server.RunConfig{}, usagef("--%s must be 0 (no bound) or more", f)
 		}
-	}
-	// Longer, a start would come near the 30 s a client waits for an
-	// answer by default (--timeout).
-	if w := c.Duration("start-wait"); w <= 0 || w > 10*time.Second {
-		return server.RunConfig{}, usagef("--start-wait %v: give a duration from 1ms to 10s, such as 1s", w)
 	}
 	return server.RunConfig{
 		StartWait:         c.Duration("start-wait"),
