@@ -52,7 +52,12 @@ func PoolOf(p *worker.Pool) Pool { return workerPool{p} }
 type workerPool struct{ *worker.Pool }
 
 func (p workerPool) Follow(ctx context.Context, id, offset int64, follow bool) (Output, error) {
-	return p.Pool.Follow(ctx, id, offset, follow)
+	r, err := p.Pool.Follow(ctx, id, offset, follow)
+	if err != nil {
+		// Not r: a nil *worker.Reader in an Output is not a nil Output.
+		return nil, err
+	}
+	return r, nil
 }
 
 // Config configures a Server.
