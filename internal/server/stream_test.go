@@ -167,6 +167,54 @@ func TestClientLeavesDuringStop(t *testing.T) {
 	}
 }
 
+// TestShutdownDuringStop checks that a stop cut short by the server's
+// shutdown is logged with the 503 it is answered, not as a client that went
+// away: both end the request's context.
+func TestShutdownDuringStop(t *testing.T) {
+	s := testenv.Serve(t, worker.Config{StopTimeout: time.Minute})
+	alice := s.IDs["alice"]
+	job := s.StartJob(t, alice, "ignore.sh")
+	waitOutput(t, s, job, "ignoring\n")
+	req, err := http.NewRequest("POST", "https://"+s.Addr+"/stop", strings.NewReader(fmt.Sprintf(`{"id":%d}`, job)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+alice.Token)
+	type answer struct {
+		status int
+		err    error
+	}
+	done := make(chan answer, 1)
+	client := s.Client(t, alice)
+	go func() {
+		resp, err := client.Do(req)
+		if err != nil {
+			done <- answer{err: err}
+			return
+		}
+		resp.Body.Close()
+		done <- answer{status: resp.StatusCode}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if snap, _ := s.Pool.Query(job); snap.Status == worker.StatusStopping {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job never began to stop")
+		}
+	}
+	s.Signal()
+	if a := <-done; a.err != nil || a.status != http.StatusServiceUnavailable {
+		t.Errorf("the stop cut short by the shutdown: %d, %v; want 503", a.status, a.err)
+	}
+	line := s.Logs.WaitFor(t, `"message":"request"`, `"path":"/stop"`)
+	if !strings.Contains(line, `"status":503`) || strings.Contains(line, "client_gone") {
+		t.Errorf("the stop cut short by the shutdown is logged as %s; want status 503 and no client_gone", line)
+	}
+	// The second signal kills the job instead of waiting out its minute.
+	s.SignalAgain(t)
+}
+
 func TestShutdownWithRunningJobsAndOpenStreams(t *testing.T) {
 	s := testenv.Serve(t, worker.Config{StopTimeout: 2 * time.Second})
 	alice := s.IDs["alice"]
