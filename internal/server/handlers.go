@@ -21,7 +21,8 @@ import (
 	"github.com/rw-project/rw/internal/worker"
 )
 
-// fail answers err, logging it first if it is the server's own fault.
+// fail answers err, logging it first if it is the server's own fault, and
+// marks c gone if err is r's context ending because its client left.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, c *caller, err error) {
 	if status, code := statusOf(err); status == http.StatusInternalServerError || code == api.CodeStoreUnavailable || code == api.CodeNoResources || code == api.CodeJobsDirUnavailable {
 		s.log.Error().Str("rid", c.id).Err(err).Msg("internal error")
