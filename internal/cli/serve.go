@@ -163,7 +163,7 @@ func serveConfig(c *ucli.Context) (server.RunConfig, error) {
 	}
 	// Longer, a start would come near the 30 s a client waits for an
 	// answer by default (--timeout).
-	if w := c.Duration("start-wait"); w <= 0 || w > 10*time.Second {
+	if w := c.Duration("start-wait"); w < time.Millisecond || w > 10*time.Second {
 		return server.RunConfig{}, usagef("--start-wait %v: give a duration from 1ms to 10s, such as 1s", w)
 	}
 	logger, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))

@@ -108,7 +108,7 @@ func sayGap(w io.Writer, id int64, out *client.LogStream) {
 	if out.GapAt < 0 {
 		return
 	}
-	fmt.Fprintf(w, "rw: job %d wrote past the server's output cap before this stream began: after the %d bytes kept, output the server no longer holds is skipped, and the stream goes on live from there\n", id, out.GapAt)
+	fmt.Fprintf(w, "rw: job %d's output passed the server's --max-output before this stream began: after its first %d bytes (all that is kept), output no longer held is skipped; following live from there\n", id, out.GapAt)
 }
 
 // jobExitCode turns an ended job into rw's exit, as rw wait and rw logs -f
