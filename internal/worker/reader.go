@@ -40,7 +40,7 @@ type Reader struct {
 
 	// Guarded by out.mu, for the copier to see where a follower is.
 	off   int64
-	moved time.Time // when a follower last read, or opened
+	moved time.Time // when a follower last read, opened, or had caught up and got more
 	cut   bool      // the copier no longer waits for this follower
 }
 
