@@ -108,6 +108,18 @@ func (o *output) fail(reason string) {
 // a reader never sees the stream and the file disagree.
 func (o *output) add(n int, kept []byte, truncated bool) {
 	o.mu.Lock()
+	if len(o.followers) > 0 {
+		// A follower that had read every byte waited for these, and
+		// did not stall: its second to read them runs from now, not
+		// from its last read, or a burst after a quiet spell could
+		// cut it loose before it was even scheduled.
+		now := time.Now()
+		for f := range o.followers {
+			if f.off >= o.total {
+				f.moved = now
+			}
+		}
+	}
 	o.total += int64(n)
 	o.size += int64(len(kept))
 	if len(kept) >= SmallTail {

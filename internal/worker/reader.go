@@ -40,7 +40,7 @@ type Reader struct {
 
 	// Guarded by out.mu, for the copier to see where a follower is.
 	off   int64
-	moved time.Time // when a follower last read, or opened
+	moved time.Time // when a follower last read, opened, or had caught up and got more
 	cut   bool      // the copier no longer waits for this follower
 }
 
@@ -67,7 +67,9 @@ func (o *output) open(ctx context.Context, offset int64, follow bool) (*Reader, 
 		// behind, so it reads the kept bytes and then ends.
 		r.late, r.follow = true, false
 	} else if follow {
-		if o.total > o.size && o.ring.start > o.size && offset < o.ring.start {
+		// The ring holds no byte past total, so bytes past the cap
+		// have left it exactly when its oldest is past the kept ones.
+		if o.ring.start > o.size && offset < o.ring.start {
 			r.gapAt = o.size
 		}
 		if o.followers == nil {

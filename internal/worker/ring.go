@@ -57,9 +57,10 @@ const followerStall = time.Second
 // before, the bytes that are about to leave the ring without having been
 // kept: a follower that keeps reading gets every byte, past the cap too,
 // and paces the job there, as a pipe to a slow reader does. A follower that
-// read nothing for followerStall is cut loose instead (its next read past
-// what was kept fails with ErrOutputDropped), so a stuck reader holds the
-// job up for a second at most. The caller holds o.mu, which is released
+// read nothing for followerStall while there were bytes for it (see add)
+// is cut loose instead (its next read past what was kept fails with
+// ErrOutputDropped), so a stuck reader holds the job up for a second at
+// most. The caller holds o.mu, which is released
 // while it waits.
 func (o *output) waitForFollowers(before int64) {
 	for {

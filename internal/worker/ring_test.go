@@ -281,3 +281,55 @@ func copied(t *testing.T, o *output, n int) {
 		}
 	}
 }
+
+// TestCaughtUpFollowerIsNotCutByABurst checks that a follower which had
+// read every byte and waited long for more is not cut loose by the burst
+// that ends its wait before it has had a chance to read: its second runs
+// from when there were bytes for it to read, not from its last read.
+func TestCaughtUpFollowerIsNotCutByABurst(t *testing.T) {
+	const max = 64 << 10
+	rng := rand.New(rand.NewPCG(13, 14))
+	o := newOutput(filepath.Join(t.TempDir(), "1.out"), max, nil)
+	w, end := copying(t, o)
+	head := randomBytes(rng, 2*ringMax)
+	if _, err := w.Write(head); err != nil {
+		t.Fatal(err)
+	}
+	copied(t, o, len(head))
+	f, err := o.open(context.Background(), int64(len(head)), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// It has waited a minute for more, as a follower of a quiet job does.
+	o.mu.Lock()
+	f.moved = time.Now().Add(-time.Minute)
+	o.mu.Unlock()
+	burst := randomBytes(rng, 3*ringMax)
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.Write(burst)
+		end()
+		done <- err
+	}()
+	// It reads only once the copier waits for it, or cut it loose: a
+	// follower not yet scheduled when the burst came.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		o.mu.Lock()
+		waited, cut := o.progress != nil, f.cut
+		o.mu.Unlock()
+		if waited || cut {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the copier neither waited for the follower nor cut it loose in a minute")
+		}
+	}
+	got, err := readAll(rng, f)
+	if werr := <-done; werr != nil {
+		t.Fatal(werr)
+	}
+	if err != nil || !bytes.Equal(got, burst) {
+		t.Errorf("the follower read %d bytes of the %d-byte burst, %v; want every byte", len(got), len(burst), err)
+	}
+}

@@ -205,8 +205,11 @@ func growPipe(f *os.File) {
 // on a loaded host, and started is taken only once it has returned. Two
 // seconds either side allow for btime's rounding.
 func sameProcess(pid int, created, started time.Time) bool {
+	if started.IsZero() {
+		return false
+	}
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil || started.IsZero() {
+	if err != nil {
 		return false
 	}
 	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
