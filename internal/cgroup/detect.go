@@ -313,6 +313,14 @@ func (m *Manager) makeParent(h *hierarchy) error {
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
+	if !made {
+		// Made by another user (a server run as root once, say): this
+		// server could neither lock it nor make job cgroups in it, so
+		// the hierarchy is not usable, as when it cannot be made.
+		if err := unix.Access(h.parent, unix.R_OK|unix.W_OK|unix.X_OK); err != nil {
+			return fmt.Errorf("%s exists and this user cannot write it: %w", h.parent, err)
+		}
+	}
 	h.madeParent = made
 	return nil
 }

@@ -277,3 +277,25 @@ func TestGroupSkipsHierarchiesItDoesNotNeed(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenParentOfAnotherUser checks that a parent this user cannot write
+// (made by a server run as root, say) makes its hierarchy unusable, as one
+// that cannot be made does: Open gives ModeNone with the reason, for auto
+// to run without cgroups, rather than an error when it locks the parent.
+func TestOpenParentOfAnotherUser(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root may write any directory: this needs an ordinary user")
+	}
+	k := fakeV1(t, true)
+	cg := filepath.Join(k.root, "sys/fs/cgroup")
+	for _, h := range []string{"unified", "cpu,cpuacct", "memory", "pids", "blkio", "freezer"} {
+		if err := os.Mkdir(filepath.Join(cg, h, "svc/rw"), 0o500); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := openFake(t, k.config("rw"))
+	defer m.Close()
+	if got := m.Mode(); got != ModeNone || !strings.Contains(m.Reason(), "cannot write") {
+		t.Errorf("Mode() = %q (reason %q), want %q saying the parent cannot be written", got, m.Reason(), ModeNone)
+	}
+}

@@ -103,7 +103,7 @@ func serve(c *ucli.Context) error {
 	case errors.Is(err, server.ErrPool):
 		return withHint(err, "check --jobs-dir and --data-dir")
 	case errors.Is(err, server.ErrCgroups):
-		return withHint(err, "run rw serve as root on a host with a writable cgroup filesystem (under systemd: Delegate=yes), check --cgroup-parent and --job-io-devices, or pass --cgroups auto to run without limits")
+		return withHint(err, "run rw serve as root on a host with a writable cgroup filesystem (under systemd: Delegate=yes), check --cgroup-parent and --job-io-devices, or pass --cgroups off to run without limits")
 	}
 	return err
 }
