@@ -166,6 +166,15 @@ func serveConfig(c *ucli.Context) (server.RunConfig, error) {
 	if w := c.Duration("start-wait"); w < time.Millisecond || w > 10*time.Second {
 		return server.RunConfig{}, usagef("--start-wait %v: give a duration from 1ms to 10s, such as 1s", w)
 	}
+	maxConns := c.Int("max-conns")
+	if maxConns < -1 {
+		return server.RunConfig{}, usagef("--max-conns must be 0 (no bound) or more")
+	}
+	for _, f := range []string{"max-conns-per-user", "max-streams-per-user"} {
+		if c.Int(f) < 0 {
+			return server.RunConfig{}, usagef("--%s must be 0 (no bound) or more", f)
+		}
+	}
 	logger, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
 	if err != nil {
 		return server.RunConfig{}, err
@@ -192,15 +201,6 @@ func serveConfig(c *ucli.Context) (server.RunConfig, error) {
 		return server.RunConfig{}, err
 	}
 	warnPermissions(logger, dir, pool.JobsDir, pool.RunAs)
-	maxConns := c.Int("max-conns")
-	if maxConns < -1 {
-		return server.RunConfig{}, usagef("--max-conns must be 0 (no bound) or more")
-	}
-	for _, f := range []string{"max-conns-per-user", "max-streams-per-user"} {
-		if c.Int(f) < 0 {
-			return server.RunConfig{}, usagef("--%s must be 0 (no bound) or more", f)
-		}
-	}
 	return server.RunConfig{
 		StartWait:         c.Duration("start-wait"),
 		Addr:              c.String("addr"),
