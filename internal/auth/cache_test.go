@@ -57,13 +57,30 @@ func (f *cacheFixture) token(t *testing.T, cert *x509.Certificate, issued time.T
 	return tok
 }
 
+// clocked is an Authenticator whose clock reads now, which a test moves,
+// and a token of the fixture's user issued at issued for a minute.
+type clocked struct {
+	a      *Authenticator
+	tok    string
+	issued time.Time
+	now    time.Time
+}
+
+// minuteToken starts a clocked at the second its token is issued.
+func (f *cacheFixture) minuteToken(t *testing.T) *clocked {
+	t.Helper()
+	c := &clocked{issued: time.Now().Truncate(time.Second)}
+	c.tok = f.token(t, f.leaf.Cert, c.issued, time.Minute)
+	c.a = NewAuthenticator(&f.tokenKey.Key.PublicKey)
+	c.now = c.issued
+	c.a.now = func() time.Time { return c.now }
+	return c
+}
+
 func TestCacheHonoursExpiryToTheSecond(t *testing.T) {
 	f := newCacheFixture(t)
-	issued := time.Now().Truncate(time.Second)
-	tok := f.token(t, f.leaf.Cert, issued, time.Minute)
-	a := NewAuthenticator(&f.tokenKey.Key.PublicKey)
-	now := issued
-	a.now = func() time.Time { return now }
+	c := f.minuteToken(t)
+	a, tok, issued := c.a, c.tok, c.issued
 	for range 2 {
 		if _, err := a.Identify("Bearer "+tok, f.leaf.Cert); err != nil {
 			t.Fatal(err)
@@ -74,16 +91,16 @@ func TestCacheHonoursExpiryToTheSecond(t *testing.T) {
 	}
 	// A second before expiry the entry serves; at expiry it does not, and
 	// the full check, with its small skew for clocks, decides.
-	now = issued.Add(time.Minute - time.Second)
+	c.now = issued.Add(time.Minute - time.Second)
 	if _, err := a.Identify("Bearer "+tok, f.leaf.Cert); err != nil || a.CacheHits() != 2 {
 		t.Fatalf("a second before expiry: %v, hits %d", err, a.CacheHits())
 	}
-	now = issued.Add(time.Minute)
+	c.now = issued.Add(time.Minute)
 	a.Identify("Bearer "+tok, f.leaf.Cert)
 	if a.CacheHits() != 2 {
 		t.Errorf("the cache served a token at its expiry")
 	}
-	now = issued.Add(time.Hour)
+	c.now = issued.Add(time.Hour)
 	if _, err := a.Identify("Bearer "+tok, f.leaf.Cert); !errors.Is(err, pki.ErrTokenExpired) {
 		t.Errorf("an expired token that was cached: %v, want ErrTokenExpired", err)
 	}

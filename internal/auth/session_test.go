@@ -11,11 +11,8 @@ import (
 
 func TestSessionServesTheSameHeaderUntilExpiry(t *testing.T) {
 	f := newCacheFixture(t)
-	issued := time.Now().Truncate(time.Second)
-	tok := f.token(t, f.leaf.Cert, issued, time.Minute)
-	a := NewAuthenticator(&f.tokenKey.Key.PublicKey)
-	now := issued
-	a.now = func() time.Time { return now }
+	c := f.minuteToken(t)
+	a, tok, issued := c.a, c.tok, c.issued
 	var s Session
 	for range 3 {
 		if id, err := a.IdentifyIn(&s, "Bearer "+tok, f.leaf.Cert); err != nil || id.User != "alice" {
@@ -25,16 +22,16 @@ func TestSessionServesTheSameHeaderUntilExpiry(t *testing.T) {
 	if a.CacheHits() != 2 || a.CacheMisses() != 1 {
 		t.Errorf("hits %d, misses %d; want one verification, then two hits", a.CacheHits(), a.CacheMisses())
 	}
-	now = issued.Add(time.Minute - time.Second)
+	c.now = issued.Add(time.Minute - time.Second)
 	if _, err := a.IdentifyIn(&s, "Bearer "+tok, f.leaf.Cert); err != nil || a.CacheHits() != 3 {
 		t.Fatalf("a second before expiry: %v, hits %d; want a hit", err, a.CacheHits())
 	}
-	now = issued.Add(time.Minute)
+	c.now = issued.Add(time.Minute)
 	a.IdentifyIn(&s, "Bearer "+tok, f.leaf.Cert)
 	if a.CacheHits() != 3 {
 		t.Errorf("the session served a token at its expiry")
 	}
-	now = issued.Add(time.Hour)
+	c.now = issued.Add(time.Hour)
 	if _, err := a.IdentifyIn(&s, "Bearer "+tok, f.leaf.Cert); !errors.Is(err, pki.ErrTokenExpired) {
 		t.Errorf("an expired token the session held: %v, want ErrTokenExpired", err)
 	}
