@@ -21,8 +21,9 @@ import (
 
 // floorJob is what the floor server answers to GET /query: a job of the
 // size rw answers for GET /query?id=N of an ended add.exe job (every field
-// of api.Job, usage as a job in a cgroup has it), so that both servers
-// write about as many bytes.
+// of api.Job that such a job sends, the omitempty ones it leaves out left
+// out, and usage as a job in a cgroup has it), so that both servers write
+// about as many bytes.
 const floorJob = `{"id":1,"owner":"alice","filePath":"add.exe","args":["8","10"],"status":"finished","exitCode":0,"reason":"exited",` +
 	`"output":"18\n","outputTruncated":false,"createdAt":"2026-11-28T21:00:00.108213787Z","startedAt":"2026-11-28T21:00:00.112015335Z",` +
 	`"endedAt":"2026-11-28T21:00:00.138414561Z","limits":{"memoryBytes":0,"cpus":0,"pids":0,"ioReadBytesPerSec":0,"ioWriteBytesPerSec":0},` +
