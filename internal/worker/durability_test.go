@@ -159,16 +159,10 @@ func TestRetention(t *testing.T) {
 		}
 	})
 	t.Run("by size", func(t *testing.T) {
-		p := newPool(t, Config{MaxDataSize: 20 << 10, OnError: func(id int64, err error) { t.Logf("job %d: %v", id, err) }})
-		var ids []int64
-		for range 2 {
-			id := start(t, p, "flood", strconv.Itoa(8<<10))
-			wait(t, p, id)
-			ids = append(ids, id)
-		}
+		p := sizeBoundPool(t)
+		ids := []int64{flooded(t, p), flooded(t, p)}
 		// The third passes the bound: what it writes past it is dropped.
-		third := start(t, p, "flood", strconv.Itoa(8<<10))
-		s := wait(t, p, third)
+		s := wait(t, p, start(t, p, "flood", strconv.Itoa(floodSize)))
 		if !s.OutputTruncated || !strings.Contains(s.OutputError, "max-data-size") {
 			t.Errorf("a job past the data directory's bound: truncated %v, %q", s.OutputTruncated, s.OutputError)
 		}
@@ -272,4 +266,24 @@ func TestSameProcess(t *testing.T) {
 	if sameProcess(-1, before, after) {
 		t.Errorf("sameProcess of no process = true, want false")
 	}
+}
+
+// floodSize is the output of a job flooded runs: two such jobs' output
+// stays under sizeBoundPool's bound, a third passes it.
+const floodSize = 8 << 10
+
+// sizeBoundPool is a pool whose data directory may hold 20 KiB of output,
+// which logs the errors its jobs report.
+func sizeBoundPool(t *testing.T) *Pool {
+	t.Helper()
+	return newPool(t, Config{MaxDataSize: 20 << 10, OnError: func(id int64, err error) { t.Logf("job %d: %v", id, err) }})
+}
+
+// flooded runs a job that writes floodSize bytes of output in p, and
+// returns its id once it has ended.
+func flooded(t *testing.T, p *Pool) int64 {
+	t.Helper()
+	id := start(t, p, "flood", strconv.Itoa(floodSize))
+	wait(t, p, id)
+	return id
 }

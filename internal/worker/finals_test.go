@@ -77,7 +77,7 @@ func TestFinalCacheHandsOutCopies(t *testing.T) {
 // record changes, and checks that queries see the change: retention
 // dropping the output, and removal.
 func TestQueryOfAFinalJobSeesItsRecordChange(t *testing.T) {
-	p := newPool(t, Config{MaxDataSize: 20 << 10, OnError: func(id int64, err error) { t.Logf("job %d: %v", id, err) }})
+	p := sizeBoundPool(t)
 	query := func(id int64) {
 		t.Helper()
 		// An ended job leaves the live ones a moment after Wait returns;
@@ -94,21 +94,15 @@ func TestQueryOfAFinalJobSeesItsRecordChange(t *testing.T) {
 			t.Fatalf("job %d is not cached after a query", id)
 		}
 	}
-	flood := func() int64 {
-		t.Helper()
-		id := start(t, p, "flood", strconv.Itoa(8<<10))
-		wait(t, p, id)
-		return id
-	}
 	// Two jobs' output is under the bound, so retention changes no record
 	// while they are queried: a change would keep a read from the cache.
-	ids := []int64{flood(), flood()}
+	ids := []int64{flooded(t, p), flooded(t, p)}
 	query(ids[0])
 	query(ids[1])
 	// The third passes it: the sweep drops the oldest output (or the one
 	// the third job's end woke has dropped it already); a sweep after it
 	// changes nothing.
-	ids = append(ids, flood())
+	ids = append(ids, flooded(t, p))
 	p.sweep(time.Now())
 	query(ids[2])
 	if s, err := p.Query(ids[0]); err != nil || s.OutputSize != 0 || !strings.Contains(s.OutputError, "removed") {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rw-project/rw/internal/jobinit"
+	"github.com/rw-project/rw/internal/jobinit/jobinittest"
 	"go.uber.org/goleak"
 )
 
@@ -33,7 +34,7 @@ var jobsDir string
 func TestMain(m *testing.M) {
 	// The test binary is the init of isolated jobs, as rw is.
 	if len(os.Args) > 1 && os.Args[1] == jobinit.Arg {
-		coverInit()
+		jobinittest.CoverInit()
 		jobinit.Main()
 	}
 	if data := os.Getenv("RW_WORKER_TEST_CRASH"); data != "" {
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 		serveForCrash(data)
 	}
 	if filepath.Base(os.Args[0]) == helperName {
-		exitHelper(runHelper(os.Args[1:]))
+		jobinittest.ExitHelper(runHelper(os.Args[1:]))
 	}
 	dir, err := os.MkdirTemp("", "rw-worker-test-")
 	if err != nil {

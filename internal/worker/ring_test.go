@@ -219,10 +219,7 @@ func TestFollowerJoiningPastTheCap(t *testing.T) {
 	o := newOutput(filepath.Join(t.TempDir(), "1.out"), max, nil)
 	w, end := copying(t, o)
 	want := randomBytes(rng, 4*ringMax)
-	if _, err := w.Write(want); err != nil {
-		t.Fatal(err)
-	}
-	copied(t, o, len(want))
+	writeCopied(t, o, w, want, len(want))
 	f, err := o.open(context.Background(), 0, true)
 	if err != nil {
 		t.Fatal(err)
@@ -239,19 +236,11 @@ func TestFollowerJoiningPastTheCap(t *testing.T) {
 	// More output while the follower has yet to reach what is held: the
 	// copier does not wait for it.
 	more := randomBytes(rng, 2*ringMax)
-	if _, err := w.Write(more); err != nil {
-		t.Fatal(err)
-	}
 	all := append(want, more...)
-	copied(t, o, len(all))
+	writeCopied(t, o, w, more, len(all))
 	// Then what is held, live, and the bytes written while it follows.
 	last := randomBytes(rng, 3*ringMax)
-	done := make(chan error, 1)
-	go func() {
-		_, err := w.Write(last)
-		end()
-		done <- err
-	}()
+	done := writeThenEnd(w, last, end)
 	rest, err := readAll(rng, f)
 	if err != nil {
 		t.Fatalf("after the kept bytes: %v", err)
@@ -265,21 +254,39 @@ func TestFollowerJoiningPastTheCap(t *testing.T) {
 	}
 }
 
-// copied waits until o's copier has read n bytes of the stream, the last
-// of them into the ring.
-func copied(t *testing.T, o *output, n int) {
+// writeCopied writes b to the job's end of the pipe, w, and waits until
+// o's copier has read total bytes of the stream, the last of b among them,
+// into the ring.
+func writeCopied(t *testing.T, o *output, w io.Writer, b []byte, total int) {
 	t.Helper()
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
 		o.mu.Lock()
-		total := o.total
+		read := o.total
 		o.mu.Unlock()
-		if total == int64(n) {
+		if read == int64(total) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the copier read %d bytes of the %d written in a minute", total, n)
+			t.Fatalf("the copier read %d bytes of the %d written in a minute", read, total)
 		}
 	}
+}
+
+// writeThenEnd writes b to w, the job's end of the pipe, on a goroutine
+// of its own (a write past what the copier takes at once blocks until a
+// follower reads), then calls end. The channel returned gets the write's
+// error once end has returned.
+func writeThenEnd(w io.Writer, b []byte, end func()) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.Write(b)
+		end()
+		done <- err
+	}()
+	return done
 }
 
 // TestCaughtUpFollowerIsNotCutByABurst checks that a follower which had
@@ -292,10 +299,7 @@ func TestCaughtUpFollowerIsNotCutByABurst(t *testing.T) {
 	o := newOutput(filepath.Join(t.TempDir(), "1.out"), max, nil)
 	w, end := copying(t, o)
 	head := randomBytes(rng, 2*ringMax)
-	if _, err := w.Write(head); err != nil {
-		t.Fatal(err)
-	}
-	copied(t, o, len(head))
+	writeCopied(t, o, w, head, len(head))
 	f, err := o.open(context.Background(), int64(len(head)), true)
 	if err != nil {
 		t.Fatal(err)
@@ -306,12 +310,7 @@ func TestCaughtUpFollowerIsNotCutByABurst(t *testing.T) {
 	f.moved = time.Now().Add(-time.Minute)
 	o.mu.Unlock()
 	burst := randomBytes(rng, 3*ringMax)
-	done := make(chan error, 1)
-	go func() {
-		_, err := w.Write(burst)
-		end()
-		done <- err
-	}()
+	done := writeThenEnd(w, burst, end)
 	// It reads only once the copier waits for it, or cut it loose: a
 	// follower not yet scheduled when the burst came.
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {

@@ -118,20 +118,15 @@ func TestTailsComeFromMemory(t *testing.T) {
 // gone too: the tail kept in memory must not show output that no longer
 // exists, which GET /query would answer as the job's output.
 func TestTailOfDroppedOutputIsGone(t *testing.T) {
-	p := newPool(t, Config{MaxDataSize: 20 << 10, OnError: func(id int64, err error) { t.Logf("job %d: %v", id, err) }})
-	flood := func() int64 {
-		id := start(t, p, "flood", strconv.Itoa(8<<10))
-		wait(t, p, id)
-		return id
-	}
+	p := sizeBoundPool(t)
 	// Two jobs' output is under the bound: retention leaves it.
-	ids := []int64{flood(), flood()}
+	ids := []int64{flooded(t, p), flooded(t, p)}
 	if b, _, err := p.Tail(ids[0], SmallTail); err != nil || len(b) != SmallTail {
 		t.Fatalf("tail of job %d before the sweep: %d bytes, %v; want %d", ids[0], len(b), err, SmallTail)
 	}
 	// The third passes it: the sweep drops the oldest output (or the
 	// one the third job's end woke has dropped it already).
-	flood()
+	flooded(t, p)
 	p.sweep(time.Now())
 	if s, err := p.Query(ids[0]); err != nil || s.OutputSize != 0 {
 		t.Fatalf("job %d after the sweep: %d bytes of output, %v; want its output dropped", ids[0], s.OutputSize, err)
