@@ -172,7 +172,12 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller)
 
 // parseID reads the id query parameter.
 func parseID(r *http.Request) (int64, bool, error) {
-	raw, ok := queryValues(r, "id")
+	return idOf(queryValues(r, "id"))
+}
+
+// idOf reads a job id from raw, the values of the id query parameter,
+// given at all if ok.
+func idOf(raw []string, ok bool) (int64, bool, error) {
 	if !ok {
 		return 0, false, nil
 	}

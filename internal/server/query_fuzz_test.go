@@ -3,34 +3,15 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rw-project/rw/internal/api"
 )
-
-// parseIDBefore is parseID as it was before queryValues: reading the id
-// from r.URL.Query().
-func parseIDBefore(r *http.Request) (int64, bool, error) {
-	raw, ok := r.URL.Query()["id"]
-	if !ok {
-		return 0, false, nil
-	}
-	if len(raw) != 1 {
-		return 0, false, &apiError{http.StatusBadRequest, api.CodeBadRequest, "give id once"}
-	}
-	id, err := strconv.ParseInt(raw[0], 10, 64)
-	if err != nil {
-		return 0, false, &apiError{http.StatusBadRequest, api.CodeBadRequest, fmt.Sprintf("id %q is not a job id: ids are integers from 1", raw[0])}
-	}
-	return id, true, nil
-}
 
 // FuzzQueryFastPath checks the fast paths of plain query strings
 // (plainQueryPasses in checkQuery, queryValues in parseID) against the
@@ -68,7 +49,8 @@ func FuzzQueryFastPath(f *testing.F) {
 			}
 		}
 		id, ok, err := parseID(r)
-		wantID, wantOK, wantErr := parseIDBefore(r)
+		values, given := want["id"]
+		wantID, wantOK, wantErr := idOf(values, given)
 		if id != wantID || ok != wantOK || !reflect.DeepEqual(err, wantErr) {
 			t.Fatalf("?%s: id %d, %v, %v; want %d, %v, %v", raw, id, ok, err, wantID, wantOK, wantErr)
 		}
