@@ -107,7 +107,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	// The answer carries no output, and does not look for any: a job
 	// just started has written little or nothing yet.
-	writeJSON(w, http.StatusOK, s.jobWithTail(snap, 0))
+	writeJob(w, http.StatusOK, s.jobWithTail(snap, 0))
 }
 
 // DefaultStartWait bounds how long POST /start waits for a job that a free
@@ -143,7 +143,7 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.fail(w, r, c, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.job(snap))
+	writeJob(w, http.StatusOK, s.job(snap))
 }
 
 func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -167,7 +167,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller)
 		s.fail(w, r, c, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, answer)
+	writeJob(w, http.StatusOK, answer)
 }
 
 // parseID reads the id query parameter.
