@@ -337,7 +337,11 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
-	id, ok, err := parseID(r)
+	// The other parameters need the whole map: the id is read from it
+	// too, not by parseID's scan of the raw query.
+	q := r.URL.Query()
+	values, given := q["id"]
+	id, ok, err := idOf(values, given)
 	if err == nil && !ok {
 		err = &apiError{http.StatusBadRequest, api.CodeBadRequest, "missing id: use /logs?id=N"}
 	}
@@ -345,7 +349,6 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.fail(w, r, c, err)
 		return
 	}
-	q := r.URL.Query()
 	follow := false
 	if v := q.Get(api.ParamFollow); v != "" {
 		if follow, err = strconv.ParseBool(v); err != nil {
