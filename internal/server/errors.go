@@ -132,17 +132,9 @@ var (
 	nosniff  = []string{"nosniff"}
 )
 
+// writeJSON writes v with encoding/json; a job goes through writeJob,
+// which falls back to this for a job appendJob cannot write.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	if j, ok := v.(api.Job); ok {
-		writeJob(w, status, j)
-		return
-	}
-	encodeJSON(w, status, v)
-}
-
-// encodeJSON writes v with encoding/json: writeJSON, and writeJob for a
-// job appendJob cannot write.
-func encodeJSON(w http.ResponseWriter, status int, v any) {
 	setContentType(w, "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
@@ -159,7 +151,7 @@ func writeJob(w http.ResponseWriter, status int, j api.Job) {
 	b, ok := appendJob((*bp)[:0], &j)
 	if !ok {
 		jobBuffers.Put(bp)
-		encodeJSON(w, status, j)
+		writeJSON(w, status, j)
 		return
 	}
 	setContentType(w, "application/json")

@@ -107,7 +107,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	// The answer carries no output, and does not look for any: a job
 	// just started has written little or nothing yet.
-	writeJSON(w, http.StatusOK, s.jobWithTail(snap, 0))
+	writeJob(w, http.StatusOK, s.jobWithTail(snap, 0))
 }
 
 // DefaultStartWait bounds how long POST /start waits for a job that a free
@@ -143,7 +143,7 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.fail(w, r, c, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.job(snap))
+	writeJob(w, http.StatusOK, s.job(snap))
 }
 
 func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller) {
@@ -167,12 +167,17 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request, c *caller)
 		s.fail(w, r, c, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, answer)
+	writeJob(w, http.StatusOK, answer)
 }
 
 // parseID reads the id query parameter.
 func parseID(r *http.Request) (int64, bool, error) {
-	raw, ok := queryValues(r, "id")
+	return idOf(queryValues(r, "id"))
+}
+
+// idOf reads a job id from raw, the values of the id query parameter,
+// given at all if ok.
+func idOf(raw []string, ok bool) (int64, bool, error) {
 	if !ok {
 		return 0, false, nil
 	}
@@ -332,7 +337,11 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
-	id, ok, err := parseID(r)
+	// The other parameters need the whole map: the id is read from it
+	// too, not by parseID's scan of the raw query.
+	q := r.URL.Query()
+	values, given := q["id"]
+	id, ok, err := idOf(values, given)
 	if err == nil && !ok {
 		err = &apiError{http.StatusBadRequest, api.CodeBadRequest, "missing id: use /logs?id=N"}
 	}
@@ -340,7 +349,6 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.fail(w, r, c, err)
 		return
 	}
-	q := r.URL.Query()
 	follow := false
 	if v := q.Get(api.ParamFollow); v != "" {
 		if follow, err = strconv.ParseBool(v); err != nil {

@@ -42,6 +42,13 @@ func checkQuery(path, raw string, allowed []string) error {
 	if plainQueryPasses(raw, allowed) {
 		return nil
 	}
+	return checkQuerySlow(path, raw, allowed)
+}
+
+// checkQuerySlow is checkQuery without its fast path: raw parsed by
+// url.ParseQuery, then checked parameter by parameter. Every error
+// checkQuery returns is one of its.
+func checkQuerySlow(path, raw string, allowed []string) error {
 	q, err := url.ParseQuery(raw)
 	if err != nil {
 		return &apiError{http.StatusBadRequest, api.CodeBadRequest,

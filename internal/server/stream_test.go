@@ -139,14 +139,7 @@ func TestClientLeavesDuringStop(t *testing.T) {
 	}()
 	// The job ignores SIGTERM, so the stop waits out its grace period:
 	// leave while it does.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if snap, _ := s.Pool.Query(job); snap.Status == worker.StatusStopping {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the job never began to stop")
-		}
-	}
+	waitStopping(t, s, job)
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("the canceled stop was answered")
@@ -164,6 +157,19 @@ func TestClientLeavesDuringStop(t *testing.T) {
 	}
 	if snap := s.Wait(t, job); snap.Status != worker.StatusStopped {
 		t.Errorf("the job is %s after the stop whose client left; want stopped", snap.Status)
+	}
+}
+
+// waitStopping waits until job is stopping: a stop of it is under way.
+func waitStopping(t *testing.T, s *testenv.Server, job int64) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if snap, _ := s.Pool.Query(job); snap.Status == worker.StatusStopping {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the job never began to stop")
+		}
 	}
 }
 
@@ -195,14 +201,7 @@ func TestShutdownDuringStop(t *testing.T) {
 		resp.Body.Close()
 		done <- answer{status: resp.StatusCode}
 	}()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if snap, _ := s.Pool.Query(job); snap.Status == worker.StatusStopping {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the job never began to stop")
-		}
-	}
+	waitStopping(t, s, job)
 	s.Signal()
 	if a := <-done; a.err != nil || a.status != http.StatusServiceUnavailable {
 		t.Errorf("the stop cut short by the shutdown: %d, %v; want 503", a.status, a.err)
